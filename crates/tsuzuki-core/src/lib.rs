@@ -1,0 +1,17 @@
+//! The rules of tsuzuki, free of I/O.
+//!
+//! Everything here is plain Rust: no HTTP, no SQL, no async, and no reading of the clock. Time
+//! arrives as a [`clock::Timestamp`] argument; randomness only through [`token::random_bytes`],
+//! which asks the operating system's CSPRNG. Adapters (storage, HTTP, CLI) call these rules and
+//! never re-implement them.
+
+pub mod clock;
+pub mod device;
+pub mod email;
+pub mod events;
+pub mod password_policy;
+pub mod remember;
+pub mod revocation;
+pub mod session;
+pub mod throttle;
+pub mod token;

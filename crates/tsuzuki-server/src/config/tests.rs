@@ -1,0 +1,187 @@
+use super::*;
+
+fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+#[test]
+fn zero_configuration_is_valid_and_safe() {
+    let c = Config::defaults();
+    assert_eq!(c.listen.to_string(), "127.0.0.1:8470");
+    assert_eq!(c.public_url, "http://localhost:8470");
+    assert!(
+        c.database_url
+            .starts_with("sqlite://tsuzuki-data/tsuzuki.db")
+    );
+    assert_eq!(
+        c.session.idle_timeout,
+        Duration::from_secs(1800),
+        "S1 default idle 30 min"
+    );
+    assert_eq!(
+        c.session.absolute_lifetime,
+        Duration::from_secs(43_200),
+        "S1 default absolute 12 h"
+    );
+    assert_eq!(
+        (
+            c.argon2_memory_kib,
+            c.argon2_iterations,
+            c.argon2_parallelism
+        ),
+        (19_456, 2, 1),
+        "OWASP argon2id minimum"
+    );
+}
+
+#[test]
+fn file_then_environment() {
+    let toml = "listen = \"127.0.0.1:9000\"\n[session]\nidle_timeout = \"5m\"\nabsolute_lifetime = \"1h\"\n";
+    let c = load_from(
+        Some(toml),
+        env(&[("TSUZUKI_SESSION__IDLE_TIMEOUT", "10m"), ("PATH", "/bin")]),
+    )
+    .unwrap();
+    assert_eq!(c.listen.port(), 9000);
+    assert_eq!(
+        c.public_url, "http://localhost:9000",
+        "public URL follows the port"
+    );
+    assert_eq!(
+        c.session.idle_timeout,
+        Duration::from_secs(600),
+        "environment wins over the file"
+    );
+    assert_eq!(c.session.absolute_lifetime, Duration::from_secs(3600));
+}
+
+#[test]
+fn every_invalid_value_is_named_with_its_reason() {
+    let toml = "[session]\nidle_timeout = \"soon\"\ncookie_nam = \"x\"\n[password]\nargon2_memory_kib = 1024\n";
+    let issues = load_from(
+        Some(toml),
+        env(&[
+            ("TSUZUKI_PUBLIC_URL", "http://example.com"),
+            ("TSUZUKI_LOG__FORMAT", "xml"),
+            ("TSUZUKI_HTTP__TRUSTED_PROXIES", "10.0.0.0/8, nope"),
+        ]),
+    )
+    .unwrap_err();
+    let keys: Vec<&str> = issues.iter().map(|i| i.key.as_str()).collect();
+    for k in [
+        "session.idle_timeout",
+        "session.cookie_nam",
+        "password.argon2_memory_kib",
+        "public_url",
+        "log.format",
+        "http.trusted_proxies",
+    ] {
+        assert!(keys.contains(&k), "{k} missing from {keys:?}");
+    }
+    let public = issues.iter().find(|i| i.key == "public_url").unwrap();
+    assert!(public.reason.contains("https"), "{}", public.reason);
+    let unknown = issues
+        .iter()
+        .find(|i| i.key == "session.cookie_nam")
+        .unwrap();
+    assert!(unknown.reason.contains("unknown key"));
+}
+
+#[test]
+fn reserved_and_test_variables_are_not_keys() {
+    let c = load_from(
+        None,
+        env(&[
+            ("TSUZUKI_REQUIRE_POSTGRES", "1"),
+            ("TSUZUKI_TEST_POSTGRES_URL", "x"),
+            ("TSUZUKI_CONFIG", "f"),
+        ]),
+    );
+    assert!(c.is_ok());
+}
+
+#[test]
+fn unknown_environment_key_is_reported() {
+    let issues = load_from(None, env(&[("TSUZUKI_SESION__IDLE_TIMEOUT", "5m")])).unwrap_err();
+    assert_eq!(issues[0].key, "sesion.idle_timeout");
+}
+
+#[test]
+fn https_public_url_and_origin() {
+    let c = load_from(
+        None,
+        env(&[("TSUZUKI_PUBLIC_URL", "https://auth.example.com/")]),
+    )
+    .unwrap();
+    assert!(c.is_https());
+    assert_eq!(c.public_origin(), "https://auth.example.com");
+}
+
+#[test]
+fn rendered_configuration_redacts_secrets_and_parses_back() {
+    let c = load_from(
+        None,
+        env(&[(
+            "TSUZUKI_DATABASE__URL",
+            "postgres://app:hunter2@db:5432/tsuzuki",
+        )]),
+    )
+    .unwrap();
+    let text = render_effective(&c);
+    assert!(!text.contains("hunter2"));
+    assert!(text.contains("postgres://app:***@db:5432/tsuzuki"));
+    // The printed configuration is itself a valid configuration file (modulo the redaction).
+    let again = load_from(Some(&text.replace("app:***@", "app@")), std::iter::empty()).unwrap();
+    assert_eq!(again.session, c.session);
+    assert_eq!(again.listen, c.listen);
+}
+
+#[test]
+fn remember_presets_and_revocation_table() {
+    let c = Config::defaults();
+    assert_eq!(
+        c.remember.lifetime,
+        Duration::from_secs(14 * 86_400),
+        "R10 default balanced"
+    );
+    assert_eq!(c.remember.grace, Duration::from_secs(10));
+    assert_eq!(c.reauth_window, Duration::from_secs(600));
+    let c = load_from(
+        Some(
+            "[remember]\npreset = \"secure\"\n[revocation.password_changed]\nsessions = \"all\"\n",
+        ),
+        std::iter::empty(),
+    )
+    .unwrap();
+    assert_eq!(c.remember.lifetime, Duration::from_secs(7 * 86_400));
+    use tsuzuki_core::revocation::{Scope, SecurityEvent};
+    assert_eq!(
+        c.revocation.get(SecurityEvent::PasswordChanged).sessions,
+        Scope::All
+    );
+    assert_eq!(
+        c.revocation.get(SecurityEvent::PasswordChanged).remembered,
+        Scope::All
+    );
+    let issues = load_from(
+        Some("[remember]\npreset = \"forever\"\ngrace = \"5m\"\n[revocation.password_changed]\nsessions = \"some\"\n"),
+        std::iter::empty(),
+    )
+    .unwrap_err();
+    let keys: Vec<&str> = issues.iter().map(|i| i.key.as_str()).collect();
+    assert!(
+        keys.contains(&"remember.preset")
+            && keys.contains(&"remember.grace")
+            && keys.contains(&"revocation.password_changed.sessions"),
+        "{keys:?}"
+    );
+    // The printed table round-trips.
+    let text = render_effective(&c);
+    assert!(text.contains("[revocation.remember_theft]"));
+    let again = load_from(Some(&text), std::iter::empty()).unwrap();
+    assert_eq!(again.revocation, c.revocation);
+    assert_eq!(again.remember, c.remember);
+}

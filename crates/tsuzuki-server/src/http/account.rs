@@ -1,0 +1,569 @@
+//! Account pages and API: devices and sessions (R8), ending one or all (R6, R7), password
+//! change (SEC-69) and re-authentication for sensitive operations (R12).
+//!
+//! Sensitive operations need a recent real sign-in (`session.reauth_window`). Without one, the
+//! API answers 401 `step_up_required`; the pages show a password prompt that carries the
+//! interrupted operation as a signed `then` value, and after the password completes it.
+
+use super::api::SessionInfo;
+use super::context::{Ctx, RequestContext};
+use super::csrf::CsrfTokens;
+use super::error::{AppError, Rendered};
+use super::pages::{PageSession, error_context, human_time, sign_in_error};
+use super::{AppState, request_lang};
+use crate::account::{AccountError, DeviceEntry};
+use crate::sessions::ActiveSession;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::{Form, Json};
+use data_encoding::BASE64URL_NOPAD;
+use minijinja::context;
+use serde::{Deserialize, Serialize};
+use tsuzuki_core::session::{Activity, recent_enough};
+
+/// The error for an operation that needs a fresh sign-in (SEC-65).
+fn step_up_required() -> AppError {
+    AppError::unauthorized("step_up_required")
+}
+
+fn is_recent(state: &AppState, s: &ActiveSession) -> bool {
+    recent_enough(
+        &s.methods,
+        s.remembered,
+        s.auth_time,
+        state.config.reauth_window,
+        state.sessions.now(),
+    )
+}
+
+fn account_error(e: AccountError) -> AppError {
+    match e {
+        AccountError::SignIn(e) => sign_in_error(e).1,
+        AccountError::Password(tsuzuki_core::password_policy::PasswordError::TooShort(n)) => {
+            AppError::bad_request("password_too_short").with_arg("min", n.to_string())
+        }
+        AccountError::Password(tsuzuki_core::password_policy::PasswordError::TooLong(n)) => {
+            AppError::bad_request("new_password_too_long").with_arg("max", n.to_string())
+        }
+        AccountError::NotFound => AppError::not_found(),
+    }
+}
+
+async fn api_session(state: &AppState, ctx: &RequestContext) -> Result<ActiveSession, AppError> {
+    ctx.session(Activity::User)
+        .await
+        .map_err(|r| state.rejection_error(r))
+}
+
+/// Set the cookie of a session that replaced the current one.
+fn adopt(state: &AppState, ctx: &RequestContext, token: &tsuzuki_core::token::SecretToken) {
+    ctx.set_cookie(state.cookies.set_session(&token.encode()));
+}
+
+// ---------------------------------------------------------------------------------------------
+// JSON API
+
+#[derive(Serialize)]
+pub struct DevicesBody {
+    pub devices: Vec<DeviceEntry>,
+}
+
+pub async fn api_devices(
+    State(state): State<AppState>,
+    Ctx(ctx): Ctx,
+) -> Result<Json<DevicesBody>, AppError> {
+    let s = api_session(&state, &ctx).await?;
+    let current = state
+        .account
+        .current_device(&s, ctx.remember_cookie())
+        .await?;
+    Ok(Json(DevicesBody {
+        devices: state.account.devices(&s, &current).await?,
+    }))
+}
+
+#[derive(Deserialize)]
+pub struct HandleBody {
+    handle: String,
+}
+
+pub async fn api_revoke_device(
+    State(state): State<AppState>,
+    Ctx(ctx): Ctx,
+    Json(body): Json<HandleBody>,
+) -> Result<Response, AppError> {
+    let s = api_session(&state, &ctx).await?;
+    if !is_recent(&state, &s) {
+        return Err(step_up_required());
+    }
+    state
+        .account
+        .revoke_device(&s, &body.handle, ctx.client())
+        .await
+        .map_err(account_error)?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+#[derive(Deserialize)]
+pub struct EverywhereBody {
+    #[serde(default)]
+    keep_current: bool,
+}
+
+#[derive(Serialize)]
+pub struct EverywhereResult {
+    sessions_ended: u64,
+    devices_ended: u64,
+}
+
+pub async fn api_sign_out_everywhere(
+    State(state): State<AppState>,
+    Ctx(ctx): Ctx,
+    Json(body): Json<EverywhereBody>,
+) -> Result<Json<EverywhereResult>, AppError> {
+    let s = api_session(&state, &ctx).await?;
+    if !is_recent(&state, &s) {
+        return Err(step_up_required());
+    }
+    let (sessions_ended, devices_ended) = everywhere(&state, &ctx, &s, body.keep_current).await?;
+    Ok(Json(EverywhereResult {
+        sessions_ended,
+        devices_ended,
+    }))
+}
+
+async fn everywhere(
+    state: &AppState,
+    ctx: &RequestContext,
+    s: &ActiveSession,
+    keep_current: bool,
+) -> Result<(u64, u64), AppError> {
+    let current = state
+        .account
+        .current_device(s, ctx.remember_cookie())
+        .await?;
+    let counts = state
+        .account
+        .sign_out_everywhere(s, keep_current, &current, ctx.client())
+        .await
+        .map_err(account_error)?;
+    if !keep_current {
+        ctx.set_cookie(state.cookies.clear_session());
+        ctx.set_cookie(state.cookies.clear_remember());
+    }
+    Ok(counts)
+}
+
+#[derive(Deserialize)]
+pub struct PasswordBody {
+    current_password: String,
+    new_password: String,
+}
+
+pub async fn api_change_password(
+    State(state): State<AppState>,
+    Ctx(ctx): Ctx,
+    Json(body): Json<PasswordBody>,
+) -> Result<Json<SessionInfo>, AppError> {
+    let s = api_session(&state, &ctx).await?;
+    let fresh = change_password(&state, &ctx, &s, body.current_password, body.new_password).await?;
+    Ok(Json(SessionInfo::new(&fresh, state.sessions.now().0)))
+}
+
+async fn change_password(
+    state: &AppState,
+    ctx: &RequestContext,
+    s: &ActiveSession,
+    current: String,
+    new: String,
+) -> Result<ActiveSession, AppError> {
+    let device = state
+        .account
+        .current_device(s, ctx.remember_cookie())
+        .await?;
+    let (token, fresh) = state
+        .account
+        .change_password(s, current, new, &device, ctx.client())
+        .await
+        .map_err(account_error)?;
+    adopt(state, ctx, &token);
+    // The table's default ends every remembered device, this one's too: drop its cookie.
+    ctx.set_cookie(state.cookies.clear_remember());
+    Ok(fresh)
+}
+
+#[derive(Deserialize)]
+pub struct ReauthBody {
+    password: String,
+}
+
+pub async fn api_reauth(
+    State(state): State<AppState>,
+    Ctx(ctx): Ctx,
+    Json(body): Json<ReauthBody>,
+) -> Result<Json<SessionInfo>, AppError> {
+    let s = api_session(&state, &ctx).await?;
+    let (token, fresh) = state
+        .account
+        .reauthenticate(&s, body.password, ctx.client())
+        .await
+        .map_err(account_error)?;
+    adopt(&state, &ctx, &token);
+    Ok(Json(SessionInfo::new(&fresh, state.sessions.now().0)))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Pages
+
+/// An operation interrupted by the re-authentication prompt, carried through it signed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Pending {
+    RevokeDevice(String),
+    SignOutEverywhere {
+        keep_current: bool,
+    },
+    /// Back to a page of the host application that demanded a recent sign-in.
+    Return(String),
+}
+
+impl Pending {
+    fn encode(&self) -> String {
+        match self {
+            Pending::RevokeDevice(h) => format!("revoke:{h}"),
+            Pending::SignOutEverywhere { keep_current } => {
+                format!("everywhere:{}", u8::from(*keep_current))
+            }
+            Pending::Return(path) => format!("return:{path}"),
+        }
+    }
+    fn decode(s: &str) -> Option<Pending> {
+        match s.split_once(':')? {
+            ("revoke", h) if (h.starts_with("ses_") || h.starts_with("rem_")) && h.len() < 64 => {
+                Some(Pending::RevokeDevice(h.to_string()))
+            }
+            ("everywhere", "1") => Some(Pending::SignOutEverywhere { keep_current: true }),
+            ("everywhere", "0") => Some(Pending::SignOutEverywhere {
+                keep_current: false,
+            }),
+            ("return", path) => Some(Pending::Return(super::safe_return_path(
+                Some(path),
+                "/account",
+            ))),
+            _ => None,
+        }
+    }
+    /// `action.mac`, bound to the session that asked (it cannot be replayed by another).
+    fn sign(&self, state: &AppState, s: &ActiveSession) -> String {
+        let action = self.encode();
+        let mac = state.csrf.for_session_action(&s.id_hash, &action);
+        format!("{}.{mac}", BASE64URL_NOPAD.encode(action.as_bytes()))
+    }
+    fn verify(state: &AppState, s: &ActiveSession, signed: &str) -> Option<Pending> {
+        let (action, mac) = signed.split_once('.')?;
+        let action = String::from_utf8(BASE64URL_NOPAD.decode(action.as_bytes()).ok()?).ok()?;
+        CsrfTokens::matches(&state.csrf.for_session_action(&s.id_hash, &action), mac)
+            .then_some(())?;
+        Pending::decode(&action)
+    }
+}
+
+#[derive(Deserialize)]
+pub struct NoticeQuery {
+    done: Option<String>,
+}
+
+pub async fn devices_page(
+    State(state): State<AppState>,
+    Ctx(ctx): Ctx,
+    PageSession(s): PageSession,
+    headers: HeaderMap,
+    Query(q): Query<NoticeQuery>,
+) -> Result<Response, AppError> {
+    let lang = request_lang(&headers);
+    let current = state
+        .account
+        .current_device(&s, ctx.remember_cookie())
+        .await?;
+    let devices: Vec<_> = state
+        .account
+        .devices(&s, &current)
+        .await?
+        .into_iter()
+        .map(|d| {
+            context! {
+                handle => d.handle, kind => d.kind, device => d.device, ip => d.ip, current => d.current,
+                first_used => human_time(tsuzuki_core::clock::Timestamp(d.first_used_at)),
+                last_used => human_time(tsuzuki_core::clock::Timestamp(d.last_used_at)),
+                expires => human_time(tsuzuki_core::clock::Timestamp(d.expires_at)),
+            }
+        })
+        .collect();
+    let notice = q.done.as_deref().and_then(|d| match d {
+        "revoked" => Some(lang.t("devices-revoked")),
+        "everywhere" => Some(lang.t("devices-everywhere-done")),
+        _ => None,
+    });
+    let html = state.templates.render(
+        "devices.html",
+        lang,
+        "/account/devices",
+        context! { devices => devices, csrf => state.csrf.for_session(&s.id_hash), notice => notice },
+    )?;
+    Ok(Html(html).into_response())
+}
+
+#[derive(Deserialize)]
+pub struct RevokeForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    handle: String,
+}
+
+pub async fn revoke_device_submit(
+    State(state): State<AppState>,
+    Ctx(ctx): Ctx,
+    PageSession(s): PageSession,
+    headers: HeaderMap,
+    Form(form): Form<RevokeForm>,
+) -> Result<Response, AppError> {
+    check_csrf(&state, &s, &form.csrf)?;
+    run_or_ask(
+        &state,
+        &ctx,
+        &headers,
+        &s,
+        Pending::RevokeDevice(form.handle),
+    )
+    .await
+}
+
+#[derive(Deserialize)]
+pub struct EverywhereForm {
+    #[serde(default)]
+    csrf: String,
+    keep_current: Option<String>,
+}
+
+pub async fn sign_out_everywhere_submit(
+    State(state): State<AppState>,
+    Ctx(ctx): Ctx,
+    PageSession(s): PageSession,
+    headers: HeaderMap,
+    Form(form): Form<EverywhereForm>,
+) -> Result<Response, AppError> {
+    check_csrf(&state, &s, &form.csrf)?;
+    run_or_ask(
+        &state,
+        &ctx,
+        &headers,
+        &s,
+        Pending::SignOutEverywhere {
+            keep_current: form.keep_current.is_some(),
+        },
+    )
+    .await
+}
+
+fn check_csrf(state: &AppState, s: &ActiveSession, presented: &str) -> Result<(), AppError> {
+    if CsrfTokens::matches(&state.csrf.for_session(&s.id_hash), presented) {
+        Ok(())
+    } else {
+        Err(AppError::forbidden("csrf_failed"))
+    }
+}
+
+/// Do the operation if the sign-in is recent; otherwise ask for the password first.
+async fn run_or_ask(
+    state: &AppState,
+    ctx: &RequestContext,
+    headers: &HeaderMap,
+    s: &ActiveSession,
+    pending: Pending,
+) -> Result<Response, AppError> {
+    if is_recent(state, s) {
+        return perform(state, ctx, s, pending).await;
+    }
+    render_reauth(
+        state,
+        headers,
+        s,
+        &pending.sign(state, s),
+        None,
+        StatusCode::UNAUTHORIZED,
+    )
+}
+
+async fn perform(
+    state: &AppState,
+    ctx: &RequestContext,
+    s: &ActiveSession,
+    pending: Pending,
+) -> Result<Response, AppError> {
+    match pending {
+        Pending::RevokeDevice(handle) => {
+            state
+                .account
+                .revoke_device(s, &handle, ctx.client())
+                .await
+                .map_err(account_error)?;
+            Ok(Redirect::to("/account/devices?done=revoked").into_response())
+        }
+        Pending::SignOutEverywhere { keep_current } => {
+            everywhere(state, ctx, s, keep_current).await?;
+            let target = if keep_current {
+                "/account/devices?done=everywhere"
+            } else {
+                "/sign-in?signed_out=1"
+            };
+            Ok(Redirect::to(target).into_response())
+        }
+        Pending::Return(path) => Ok(Redirect::to(&path).into_response()),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct ReauthQuery {
+    return_to: Option<String>,
+}
+
+/// The password prompt a host application sends people to when one of its sensitive routes
+/// needs a recent sign-in (`X-Tsuzuki-Require: recent-sign-in` on the forward-auth check). After
+/// the password, back to `return_to` (a local path only).
+pub async fn reauth_page(
+    State(state): State<AppState>,
+    PageSession(s): PageSession,
+    headers: HeaderMap,
+    Query(q): Query<ReauthQuery>,
+) -> Result<Response, AppError> {
+    let path = super::safe_return_path(q.return_to.as_deref(), "/account");
+    if is_recent(&state, &s) {
+        return Ok(Redirect::to(&path).into_response());
+    }
+    render_reauth(
+        &state,
+        &headers,
+        &s,
+        &Pending::Return(path).sign(&state, &s),
+        None,
+        StatusCode::OK,
+    )
+}
+
+fn render_reauth(
+    state: &AppState,
+    headers: &HeaderMap,
+    s: &ActiveSession,
+    then: &str,
+    error: Option<&AppError>,
+    status: StatusCode,
+) -> Result<Response, AppError> {
+    let lang = request_lang(headers);
+    let error_ctx = error_context(lang, error);
+    let html = state.templates.render(
+        "reauth.html",
+        lang,
+        "/account/reauth",
+        context! { email => &s.email, then => then, csrf => state.csrf.for_session(&s.id_hash), error => error_ctx },
+    )?;
+    let mut response = (status, Html(html)).into_response();
+    response.extensions_mut().insert(Rendered);
+    Ok(response)
+}
+
+#[derive(Deserialize)]
+pub struct ReauthForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    then: String,
+}
+
+pub async fn reauth_submit(
+    State(state): State<AppState>,
+    Ctx(ctx): Ctx,
+    PageSession(s): PageSession,
+    headers: HeaderMap,
+    Form(form): Form<ReauthForm>,
+) -> Result<Response, AppError> {
+    check_csrf(&state, &s, &form.csrf)?;
+    let pending = Pending::verify(&state, &s, &form.then)
+        .ok_or_else(|| AppError::bad_request("invalid_request"))?;
+    match state
+        .account
+        .reauthenticate(&s, form.password, ctx.client())
+        .await
+    {
+        Ok((token, fresh)) => {
+            adopt(&state, &ctx, &token);
+            perform(&state, &ctx, &fresh, pending).await
+        }
+        Err(e) => {
+            let error = account_error(e);
+            if error.status == StatusCode::SERVICE_UNAVAILABLE {
+                return Err(error);
+            }
+            render_reauth(&state, &headers, &s, &form.then, Some(&error), error.status)
+        }
+    }
+}
+
+pub async fn password_page(
+    State(state): State<AppState>,
+    PageSession(s): PageSession,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    render_password(&state, &headers, &s, None, StatusCode::OK)
+}
+
+fn render_password(
+    state: &AppState,
+    headers: &HeaderMap,
+    s: &ActiveSession,
+    error: Option<&AppError>,
+    status: StatusCode,
+) -> Result<Response, AppError> {
+    let lang = request_lang(headers);
+    let error_ctx = error_context(lang, error);
+    let p = &state.config.password;
+    let html = state.templates.render(
+        "password.html",
+        lang,
+        "/account/password",
+        context! {
+            csrf => state.csrf.for_session(&s.id_hash), error => error_ctx,
+            min => p.min_length.to_string(), max => p.max_length.to_string(),
+        },
+    )?;
+    let mut response = (status, Html(html)).into_response();
+    response.extensions_mut().insert(Rendered);
+    Ok(response)
+}
+
+#[derive(Deserialize)]
+pub struct PasswordForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    current_password: String,
+    #[serde(default)]
+    new_password: String,
+}
+
+pub async fn password_submit(
+    State(state): State<AppState>,
+    Ctx(ctx): Ctx,
+    PageSession(s): PageSession,
+    headers: HeaderMap,
+    Form(form): Form<PasswordForm>,
+) -> Result<Response, AppError> {
+    check_csrf(&state, &s, &form.csrf)?;
+    match change_password(&state, &ctx, &s, form.current_password, form.new_password).await {
+        Ok(_) => Ok(Redirect::to("/account?done=password").into_response()),
+        Err(error) if error.status == StatusCode::SERVICE_UNAVAILABLE => Err(error),
+        Err(error) => render_password(&state, &headers, &s, Some(&error), error.status),
+    }
+}

@@ -1,0 +1,146 @@
+//! Reading and writing tsuzuki's cookies.
+//!
+//! Secret-bearing cookies are HttpOnly, SameSite, Path=/ with no Domain, and — whenever the
+//! public URL is https — Secure with the `__Host-` prefix (SEC-17..19, R11). The session cookie
+//! has no Max-Age: it ends with the browser, and the server decides expiry anyway (SEC-13, SEC-20).
+
+use axum::http::{HeaderMap, HeaderValue, header};
+
+/// Longest cookie value the server will look at; longer values are treated as absent-or-invalid
+/// without further work (SEC-6, ASVS 5.0 3.3.5).
+pub const MAX_COOKIE_VALUE: usize = 4096;
+
+#[derive(Debug, Clone)]
+pub struct CookieSettings {
+    pub session: String,
+    pub remember: String,
+    pub csrf: String,
+    secure: bool,
+}
+
+impl CookieSettings {
+    pub fn new(base_name: &str, remember_name: &str, https: bool) -> Self {
+        let prefix = if https { "__Host-" } else { "" };
+        CookieSettings {
+            session: format!("{prefix}{base_name}"),
+            remember: format!("{prefix}{remember_name}"),
+            csrf: format!("{prefix}tsuzuki_csrf"),
+            secure: https,
+        }
+    }
+
+    fn build(&self, name: &str, value: &str, same_site: &str, max_age: Option<u64>) -> HeaderValue {
+        let mut s = format!("{name}={value}; Path=/; HttpOnly; SameSite={same_site}");
+        if let Some(age) = max_age {
+            s.push_str(&format!("; Max-Age={age}"));
+        }
+        if self.secure {
+            s.push_str("; Secure");
+        }
+        HeaderValue::from_str(&s).expect("cookie names and values are ASCII")
+    }
+
+    pub fn set_session(&self, token_text: &str) -> HeaderValue {
+        self.build(&self.session, token_text, "Lax", None)
+    }
+
+    pub fn clear_session(&self) -> HeaderValue {
+        self.build(&self.session, "", "Lax", Some(0))
+    }
+
+    /// The remember-me cookie: persistent, with a Max-Age equal to the family's remaining
+    /// server-side lifetime (R10, SEC-20). Lax, like the session cookie: it must reach tsuzuki on
+    /// a top-level navigation from another site (a link in a mail, a bookmark).
+    pub fn set_remember(&self, value: &str, max_age: u64) -> HeaderValue {
+        self.build(&self.remember, value, "Lax", Some(max_age))
+    }
+
+    pub fn clear_remember(&self) -> HeaderValue {
+        self.build(&self.remember, "", "Lax", Some(0))
+    }
+
+    /// The anonymous CSRF cookie behind the sign-in form. Strict: it is only ever needed on the
+    /// auth host's own pages.
+    pub fn set_csrf(&self, value: &str) -> HeaderValue {
+        self.build(&self.csrf, value, "Strict", None)
+    }
+
+    /// The language preference (not a secret; one year).
+    pub fn set_lang(&self, code: &str) -> HeaderValue {
+        let mut s = format!(
+            "{}={code}; Path=/; SameSite=Lax; Max-Age=31536000",
+            super::i18n::LANG_COOKIE
+        );
+        if self.secure {
+            s.push_str("; Secure");
+        }
+        HeaderValue::from_str(&s).expect("ASCII")
+    }
+}
+
+/// The value of cookie `name`, from every `Cookie` header of the request. Headers that are not
+/// visible ASCII are skipped; oversized values are returned as they are and refused by the token
+/// parser in constant, small time.
+pub fn read_cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(n, _)| *n == name)
+        .map(|(_, v)| v.trim_matches('"'))
+        .filter(|v| v.len() <= MAX_COOKIE_VALUE)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn https_cookies_use_host_prefix_and_secure() {
+        let c = CookieSettings::new("tsuzuki_session", "tsuzuki_remember", true);
+        let v = c.set_session("abc").to_str().unwrap().to_string();
+        assert_eq!(
+            v,
+            "__Host-tsuzuki_session=abc; Path=/; HttpOnly; SameSite=Lax; Secure"
+        );
+        assert!(
+            !v.contains("Max-Age") && !v.contains("Domain"),
+            "session cookie is non-persistent, host-only"
+        );
+        let clear = c.clear_session().to_str().unwrap().to_string();
+        assert!(clear.starts_with("__Host-tsuzuki_session=;") && clear.contains("Max-Age=0"));
+    }
+
+    #[test]
+    fn localhost_cookies_have_no_prefix() {
+        let c = CookieSettings::new("tsuzuki_session", "tsuzuki_remember", false);
+        assert!(
+            c.set_session("x")
+                .to_str()
+                .unwrap()
+                .starts_with("tsuzuki_session=x;")
+        );
+        assert!(!c.set_session("x").to_str().unwrap().contains("Secure"));
+    }
+
+    #[test]
+    fn reads_cookies_across_headers() {
+        let mut h = HeaderMap::new();
+        h.append(
+            header::COOKIE,
+            HeaderValue::from_static("a=1; tsuzuki_session=tok"),
+        );
+        h.append(header::COOKIE, HeaderValue::from_static("b=2"));
+        assert_eq!(read_cookie(&h, "tsuzuki_session"), Some("tok"));
+        assert_eq!(read_cookie(&h, "b"), Some("2"));
+        assert_eq!(read_cookie(&h, "c"), None);
+        let mut big = HeaderMap::new();
+        big.insert(
+            header::COOKIE,
+            HeaderValue::from_str(&format!("s={}", "A".repeat(8192))).unwrap(),
+        );
+        assert_eq!(read_cookie(&big, "s"), None);
+    }
+}

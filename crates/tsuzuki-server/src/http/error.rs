@@ -1,0 +1,307 @@
+//! Errors at the HTTP boundary: one type, stable codes, one renderer.
+//!
+//! Handlers return [`AppError`]. Its response carries the error in an extension and no body;
+//! [`render_errors`] — which knows the request's language and whether it wants HTML — writes the
+//! body: JSON `{ "error": { code, message, messages: {en, ja}, reference_id } }` or a readable
+//! page with the same reference id. Errors produced by the framework itself (404, 405, 413, 415,
+//! extractor rejections, timeouts) get the same treatment, mapped by status. Internal details
+//! go to the log under the reference id and never to the client (SEC-64).
+
+use super::i18n::Lang;
+use super::templates::Templates;
+use axum::body::Body;
+use axum::extract::Request;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+/// Marks an error response whose handler already wrote the page (e.g. the sign-in form shown
+/// again with its message): [`render_errors`] leaves it as it is.
+#[derive(Debug, Clone, Copy)]
+pub struct Rendered;
+
+/// What went wrong, as a stable machine code with its status.
+#[derive(Debug, Clone)]
+pub struct AppError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub retry_after: Option<u64>,
+    /// Detail for the log only.
+    pub internal: Option<String>,
+    /// Extra headers (e.g. a Set-Cookie that clears a dead session cookie).
+    pub headers: Vec<(header::HeaderName, HeaderValue)>,
+    /// Values for the message's placeholders (e.g. `min` for a password length).
+    pub args: Vec<(&'static str, String)>,
+}
+
+impl AppError {
+    pub fn new(status: StatusCode, code: &'static str) -> Self {
+        AppError {
+            status,
+            code,
+            retry_after: None,
+            internal: None,
+            headers: Vec::new(),
+            args: Vec::new(),
+        }
+    }
+    pub fn bad_request(code: &'static str) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, code)
+    }
+    pub fn unauthorized(code: &'static str) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, code)
+    }
+    pub fn forbidden(code: &'static str) -> Self {
+        Self::new(StatusCode::FORBIDDEN, code)
+    }
+    pub fn not_found() -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found")
+    }
+    pub fn throttled(retry_after: u64) -> Self {
+        AppError {
+            retry_after: Some(retry_after.max(1)),
+            ..Self::new(StatusCode::TOO_MANY_REQUESTS, "throttled")
+        }
+    }
+    /// The database or another dependency failed: 503 with Retry-After, never "signed out".
+    pub fn unavailable(detail: impl Into<String>) -> Self {
+        AppError {
+            retry_after: Some(5),
+            internal: Some(detail.into()),
+            ..Self::new(StatusCode::SERVICE_UNAVAILABLE, "service_unavailable")
+        }
+    }
+    pub fn busy() -> Self {
+        AppError {
+            retry_after: Some(2),
+            ..Self::new(StatusCode::SERVICE_UNAVAILABLE, "busy")
+        }
+    }
+    pub fn internal(detail: impl Into<String>) -> Self {
+        AppError {
+            internal: Some(detail.into()),
+            ..Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal")
+        }
+    }
+    pub fn with_arg(mut self, name: &'static str, value: String) -> Self {
+        self.args.push((name, value));
+        self
+    }
+    pub fn with_header(mut self, name: header::HeaderName, value: HeaderValue) -> Self {
+        self.headers.push((name, value));
+        self
+    }
+}
+
+impl From<tsuzuki_store::StoreError> for AppError {
+    fn from(e: tsuzuki_store::StoreError) -> Self {
+        AppError::unavailable(e.to_string())
+    }
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let mut response = Response::new(Body::empty());
+        *response.status_mut() = self.status;
+        for (name, value) in &self.headers {
+            response.headers_mut().append(name, value.clone());
+        }
+        response.extensions_mut().insert(self);
+        response
+    }
+}
+
+/// The stable code for an error status the framework produced on its own.
+fn code_for_status(status: StatusCode) -> &'static str {
+    match status {
+        StatusCode::NOT_FOUND => "not_found",
+        StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+        StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+        StatusCode::REQUEST_TIMEOUT => "request_timeout",
+        StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE => "header_too_large",
+        StatusCode::FORBIDDEN => "cross_origin",
+        s if s.is_server_error() => "internal",
+        _ => "invalid_request",
+    }
+}
+
+/// What rendering an error needs from its request, taken before the request is handed on. Only
+/// cheap copies: the language is worked out from them only when an error is actually rendered.
+pub struct ErrorContext {
+    html: bool,
+    accept_language: Option<HeaderValue>,
+    lang_cookie: Option<String>,
+}
+
+/// API and forward-auth paths always get JSON; other paths get HTML when the client accepts it.
+fn wants_html(path: &str, accept: Option<&str>) -> bool {
+    let api = path.starts_with("/api/") || path == "/api" || path.starts_with("/auth/");
+    !api && accept.is_some_and(|a| a.contains("text/html"))
+}
+
+impl ErrorContext {
+    pub fn of(request: &Request) -> Self {
+        let headers = request.headers();
+        ErrorContext {
+            html: wants_html(
+                request.uri().path(),
+                headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()),
+            ),
+            accept_language: headers.get(header::ACCEPT_LANGUAGE).cloned(),
+            lang_cookie: super::cookies::read_cookie(headers, super::i18n::LANG_COOKIE)
+                .map(str::to_string),
+        }
+    }
+
+    fn lang(&self) -> Lang {
+        super::i18n::negotiate(
+            self.lang_cookie.as_deref(),
+            self.accept_language.as_ref().and_then(|v| v.to_str().ok()),
+        )
+    }
+
+    /// Write the body of an error response (JSON or HTML, with a reference id); any other
+    /// response passes unchanged.
+    pub fn render(self, templates: &Templates, response: Response) -> Response {
+        let status = response.status();
+        if !(status.is_client_error() || status.is_server_error())
+            || response.extensions().get::<Rendered>().is_some()
+        {
+            return response;
+        }
+        let traits = RequestTraits {
+            lang: self.lang(),
+            html: self.html,
+        };
+        render_error(templates, traits, response)
+    }
+}
+
+#[derive(Clone, Copy)]
+struct RequestTraits {
+    lang: Lang,
+    html: bool,
+}
+
+fn render_error(templates: &Templates, traits: RequestTraits, response: Response) -> Response {
+    let status = response.status();
+    let (mut parts, _body) = response.into_parts();
+    let error = parts
+        .extensions
+        .remove::<AppError>()
+        .unwrap_or_else(|| AppError::new(status, code_for_status(status)));
+    let reference = tsuzuki_core::token::reference_id();
+    if status.is_server_error() {
+        tracing::error!(reference = %reference, code = error.code, detail = ?error.internal, "request failed");
+    } else {
+        tracing::debug!(reference = %reference, code = error.code, detail = ?error.internal, "request refused");
+    }
+    if let Some(secs) = error.retry_after {
+        parts
+            .headers
+            .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+    }
+    let body = if traits.html {
+        parts.headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/html; charset=utf-8"),
+        );
+        Body::from(templates.error_page(traits.lang, &error, &reference))
+    } else {
+        parts.headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        Body::from(json_body(traits.lang, &error, &reference))
+    };
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, body)
+}
+
+/// The message and the hint (what to do next) for an error, in one language.
+pub fn messages(lang: Lang, error: &AppError) -> (String, String) {
+    let mut args = error.args.clone();
+    args.push(("seconds", error.retry_after.unwrap_or(0).to_string()));
+    let message = lang.t_args(&format!("error-{}", error.code), &args);
+    let hint = lang.t_args(&format!("error-{}-hint", error.code), &args);
+    (message, hint)
+}
+
+fn json_body(lang: Lang, error: &AppError, reference: &str) -> String {
+    let (en, en_hint) = messages(Lang::En, error);
+    let (ja, ja_hint) = messages(Lang::Ja, error);
+    let (message, hint) = if lang == Lang::Ja {
+        (&ja, &ja_hint)
+    } else {
+        (&en, &en_hint)
+    };
+    let mut error_obj = serde_json::json!({
+        "code": error.code,
+        "message": message,
+        "hint": hint,
+        "messages": { "en": en, "ja": ja },
+        "hints": { "en": en_hint, "ja": ja_hint },
+        "reference_id": reference,
+    });
+    if let Some(secs) = error.retry_after {
+        error_obj["retry_after"] = secs.into();
+    }
+    serde_json::json!({ "error": error_obj }).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_code_has_messages_in_both_languages() {
+        for code in [
+            "invalid_credentials",
+            "throttled",
+            "invalid_email",
+            "password_required",
+            "password_too_long",
+            "not_signed_in",
+            "session_invalid",
+            "session_revoked",
+            "idle_timeout",
+            "absolute_timeout",
+            "csrf_failed",
+            "cookies_required",
+            "cross_origin",
+            "busy",
+            "service_unavailable",
+            "not_found",
+            "method_not_allowed",
+            "payload_too_large",
+            "unsupported_media_type",
+            "invalid_request",
+            "step_up_required",
+            "password_too_short",
+            "new_password_too_long",
+            "request_timeout",
+            "header_too_large",
+            "internal",
+        ] {
+            for lang in [Lang::En, Lang::Ja] {
+                assert!(lang.has(&format!("error-{code}")), "{code} {lang:?}");
+                assert!(
+                    lang.has(&format!("error-{code}-hint")),
+                    "{code} hint {lang:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn html_only_outside_the_api() {
+        assert!(wants_html(
+            "/sign-in",
+            Some("text/html,application/xhtml+xml")
+        ));
+        assert!(!wants_html("/api/session", Some("text/html")));
+        assert!(!wants_html("/auth/check", Some("text/html")));
+        assert!(!wants_html("/sign-in", Some("application/json")));
+        assert!(!wants_html("/sign-in", None));
+    }
+}

@@ -1,0 +1,16 @@
+//! The tsuzuki server: HTTP adapters, services and background jobs around the rules in
+//! `tsuzuki-core` and the storage in `tsuzuki-store`.
+
+pub mod account;
+pub mod app;
+pub mod audit;
+pub mod config;
+pub mod courier;
+pub mod http;
+pub mod metrics;
+pub mod operator;
+pub mod passwords;
+pub mod remember;
+pub mod secrets;
+pub mod sessions;
+pub mod signin;

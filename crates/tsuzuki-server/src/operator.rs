@@ -1,0 +1,160 @@
+//! What an operator can do to any account: list its devices, end one token, end everything of a
+//! user, end everything of everyone, run the cleanup (R7, R9). Used by the `tsuzuki token`
+//! commands (straight on the database) and the admin API (in the server, which then applies the
+//! revocation feed at once so its own cache agrees immediately).
+
+use tsuzuki_core::clock::Timestamp;
+use tsuzuki_core::device;
+use tsuzuki_core::email::Email;
+use tsuzuki_store::{Store, StoreError, User};
+
+#[derive(Debug, thiserror::Error)]
+pub enum OperatorError {
+    #[error("no account with the email {0}")]
+    NoSuchUser(String),
+    #[error("no session or remembered device with the handle {0}")]
+    NoSuchHandle(String),
+    #[error("{0} is not an email address")]
+    BadEmail(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// One line of `token list`.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct TokenLine {
+    pub handle: String,
+    pub kind: &'static str,
+    pub device: String,
+    pub ip: String,
+    pub last_used_at: i64,
+    pub expires_at: i64,
+}
+
+/// What a revocation ended.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Ended {
+    pub sessions: u64,
+    pub remembered: u64,
+}
+
+pub async fn find_user(store: &dyn Store, email: &str) -> Result<User, OperatorError> {
+    let parsed = Email::parse(email).map_err(|_| OperatorError::BadEmail(email.to_string()))?;
+    store
+        .user_by_email(&parsed)
+        .await?
+        .ok_or_else(|| OperatorError::NoSuchUser(email.to_string()))
+}
+
+pub async fn list(store: &dyn Store, email: &str) -> Result<Vec<TokenLine>, OperatorError> {
+    let user = find_user(store, email).await?;
+    let mut out = Vec::new();
+    for s in store.sessions_of_user(&user.id).await? {
+        out.push(TokenLine {
+            kind: "session",
+            device: device::describe(&s.user_agent).label(),
+            ip: s.last_ip.clone(),
+            last_used_at: s.times.last_active_at.0,
+            expires_at: s.times.expires_at.0,
+            handle: s.handle,
+        });
+    }
+    for f in store.remember_of_user(&user.id).await? {
+        out.push(TokenLine {
+            kind: "remembered",
+            device: device::describe(&f.user_agent).label(),
+            ip: f.last_ip.clone(),
+            last_used_at: f.state.last_used_at.0,
+            expires_at: f.state.expires_at.0,
+            handle: f.handle,
+        });
+    }
+    Ok(out)
+}
+
+/// End one session (`ses_…`) or remembered device (`rem_…`) by its handle.
+pub async fn revoke_handle(
+    store: &dyn Store,
+    handle: &str,
+    now: Timestamp,
+) -> Result<Ended, OperatorError> {
+    if handle.starts_with("rem_") {
+        if store.revoke_remember(handle, now).await? {
+            return Ok(Ended {
+                sessions: 0,
+                remembered: 1,
+            });
+        }
+    } else if let Some(s) = store.session_by_handle(handle).await?
+        && store.revoke_session(&s.id_hash, now).await?
+    {
+        return Ok(Ended {
+            sessions: 1,
+            remembered: 0,
+        });
+    }
+    Err(OperatorError::NoSuchHandle(handle.to_string()))
+}
+
+/// End every session and remembered device of one account.
+pub async fn revoke_user(
+    store: &dyn Store,
+    email: &str,
+    now: Timestamp,
+) -> Result<Ended, OperatorError> {
+    let user = find_user(store, email).await?;
+    let sessions = store.revoke_user_sessions(&user.id, None, now).await?;
+    let remembered = store.revoke_user_remember(&user.id, None).await?;
+    Ok(Ended {
+        sessions,
+        remembered,
+    })
+}
+
+/// End every session and remembered device of every account.
+pub async fn revoke_all(store: &dyn Store, now: Timestamp) -> Result<Ended, OperatorError> {
+    let (sessions, remembered) = store.revoke_everything(now).await?;
+    Ok(Ended {
+        sessions,
+        remembered,
+    })
+}
+
+/// Delete sessions that expired more than `retention` ago and remember-me families that are
+/// expired or unused past their idle lifetime, in small batches (R9, SEC-81). The one
+/// implementation behind the periodic job and `tsuzuki token cleanup`.
+pub async fn cleanup(
+    store: &dyn Store,
+    session: &tsuzuki_core::session::SessionPolicy,
+    retention: std::time::Duration,
+    remember: &tsuzuki_core::remember::RememberPolicy,
+    now: Timestamp,
+) -> Result<Ended, OperatorError> {
+    const BATCH: i64 = 500;
+    let expired_before = now.minus(retention);
+    let idle_cutoff = expired_before.minus(session.idle_timeout);
+    let mut ended = Ended::default();
+    loop {
+        let n = store
+            .delete_expired_sessions(expired_before, idle_cutoff, BATCH)
+            .await?;
+        ended.sessions += n;
+        if n < BATCH as u64 {
+            break;
+        }
+        // Let live traffic in between batches.
+        tokio::task::yield_now().await;
+    }
+    let unused_before = now.minus(remember.idle_lifetime);
+    loop {
+        let n = store
+            .delete_expired_remember(now, unused_before, BATCH)
+            .await?;
+        ended.remembered += n;
+        if n < BATCH as u64 {
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+    Ok(ended)
+}

@@ -1,0 +1,254 @@
+//! The test harness: a real tsuzuki server on an ephemeral port, a fresh database of the chosen
+//! kind, a manual clock, and a plain HTTP client (cookies handled explicitly, redirects off).
+
+use reqwest::header::{HeaderMap, HeaderValue};
+use reqwest::{Response, StatusCode};
+use std::sync::Arc;
+use std::time::Duration;
+use tsuzuki_core::clock::{ManualClock, Timestamp};
+use tsuzuki_core::token::public_id;
+use tsuzuki_server::app::Application;
+use tsuzuki_server::config::load_from;
+use tsuzuki_server::courier::Outbox;
+use tsuzuki_server::http::AppState;
+use tsuzuki_server::secrets::SecretKey;
+use tsuzuki_store::NewUser;
+use tsuzuki_store::testing::{Kind, TempDir, TestDatabase};
+
+pub const PASSWORD: &str = "correct horse battery staple";
+
+pub struct TestApp {
+    pub base: String,
+    pub clock: Arc<ManualClock>,
+    pub state: AppState,
+    pub http: reqwest::Client,
+    /// Messages the server sent (security notifications).
+    pub outbox: Outbox,
+    db: Option<TestDatabase>,
+    _dir: TempDir,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<()>>,
+}
+
+/// Start a server on `kind` with extra TOML configuration. `None` when PostgreSQL is absent and
+/// not required (the store's test helper has already said so loudly).
+pub async fn spawn_app(kind: Kind, extra_toml: &str) -> Option<TestApp> {
+    let db = TestDatabase::create(kind).await?;
+    let dir = TempDir::new("app");
+    let toml = format!(
+        "listen = \"127.0.0.1:0\"\ndata_dir = {:?}\n[database]\nurl = {:?}\n[cache]\nrevocation_poll_interval = \"20ms\"\n{extra_toml}",
+        dir.0.display().to_string(),
+        db.url,
+    );
+    let config = load_from(Some(&toml), std::iter::empty())
+        .unwrap_or_else(|e| panic!("test config invalid: {e:?}"));
+    let clock = Arc::new(ManualClock::new(Timestamp(1_800_000_000)));
+    let outbox = Outbox::default();
+    let app = Application::build_with(
+        config,
+        clock.clone(),
+        SecretKey::ephemeral(),
+        Arc::new(outbox.clone()),
+    )
+    .await
+    .expect("build app");
+    let base = format!("http://{}", app.addr());
+    let state = app.state.clone();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(app.run(async {
+        let _ = stopped.await;
+    }));
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap();
+    Some(TestApp {
+        base,
+        clock,
+        state,
+        http,
+        outbox,
+        db: Some(db),
+        _dir: dir,
+        stop: Some(stop),
+        server: Some(server),
+    })
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    /// The PostgreSQL database name of this test, if it runs on PostgreSQL.
+    pub fn database_name(&self) -> Option<String> {
+        let db = self.db.as_ref()?;
+        db.url
+            .starts_with("postgres")
+            .then(|| db.url.rsplit('/').next().unwrap().to_string())
+    }
+
+    pub fn cookie_name(&self) -> String {
+        self.state.cookies.session.clone()
+    }
+
+    pub async fn create_user(&self, email: &str) -> String {
+        let hash = self
+            .state
+            .signin
+            .hasher
+            .hash(PASSWORD.into())
+            .await
+            .unwrap();
+        let id = public_id("usr");
+        self.state
+            .store
+            .create_user(&NewUser {
+                id: id.clone(),
+                email: email.into(),
+                password_hash: hash,
+                now: self.clock.now_ts(),
+            })
+            .await
+            .unwrap();
+        id
+    }
+
+    /// POST /api/sign-in; returns the response and the session cookie value it set, if any.
+    pub async fn api_sign_in(&self, email: &str, password: &str) -> (Response, Option<String>) {
+        let r = self
+            .http
+            .post(self.url("/api/sign-in"))
+            .json(&serde_json::json!({ "email": email, "password": password }))
+            .send()
+            .await
+            .unwrap();
+        let cookie = set_cookie_value(r.headers(), &self.cookie_name());
+        (r, cookie)
+    }
+
+    /// Sign in and return the session cookie value (panics if sign-in fails).
+    pub async fn signed_in(&self, email: &str) -> String {
+        let (r, cookie) = self.api_sign_in(email, PASSWORD).await;
+        assert_eq!(r.status(), StatusCode::OK);
+        cookie.expect("a session cookie")
+    }
+
+    /// POST an HTML form with the given Cookie header.
+    pub async fn post_form(
+        &self,
+        path: &str,
+        cookie: impl AsRef<str>,
+        fields: &[(&str, &str)],
+    ) -> Response {
+        self.http
+            .post(self.url(path))
+            .header("cookie", cookie.as_ref())
+            .form(fields)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn get_with_cookie(&self, path: &str, cookie: &str) -> Response {
+        self.http
+            .get(self.url(path))
+            .header("cookie", format!("{}={cookie}", self.cookie_name()))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn check(&self, cookie: &str) -> Response {
+        self.get_with_cookie("/auth/check", cookie).await
+    }
+
+    pub fn advance(&self, secs: u64) {
+        self.clock.advance(Duration::from_secs(secs));
+    }
+
+    /// Stop the server and drop the database.
+    pub async fn finish(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(server) = self.server.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(30), server).await;
+        }
+        if let Some(db) = self.db.take() {
+            db.drop_database().await;
+        }
+    }
+}
+
+trait NowTs {
+    fn now_ts(&self) -> Timestamp;
+}
+
+impl NowTs for ManualClock {
+    fn now_ts(&self) -> Timestamp {
+        tsuzuki_core::clock::Clock::now(self)
+    }
+}
+
+/// The value a response's Set-Cookie gives cookie `name` (empty string for a deletion).
+pub fn set_cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
+    set_cookie_line(headers, name).map(|line| {
+        line.split(';')
+            .next()
+            .unwrap()
+            .split_once('=')
+            .unwrap()
+            .1
+            .to_string()
+    })
+}
+
+/// The whole Set-Cookie line for cookie `name`.
+pub fn set_cookie_line(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v: &HeaderValue| v.to_str().ok())
+        .find(|l| l.starts_with(&format!("{name}=")))
+        .map(str::to_string)
+}
+
+/// The `error` object of a JSON error body, checked for the fields every error must carry.
+pub async fn error_body(r: Response) -> serde_json::Value {
+    let body: serde_json::Value = r.json().await.expect("error bodies are JSON");
+    let e = body["error"].clone();
+    assert!(e["code"].is_string(), "{body}");
+    assert!(
+        e["messages"]["en"].as_str().is_some_and(|m| !m.is_empty()),
+        "{body}"
+    );
+    assert!(
+        e["messages"]["ja"].as_str().is_some_and(|m| !m.is_empty()),
+        "{body}"
+    );
+    assert!(
+        e["reference_id"].as_str().is_some_and(|m| m.len() >= 8),
+        "{body}"
+    );
+    e
+}
+
+/// Poll `f` until it returns true, for at most `limit`.
+pub async fn eventually<F, Fut>(limit: Duration, mut f: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        if f().await {
+            return true;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}

@@ -1,0 +1,21 @@
+//! Integration tests: the real server on an ephemeral port, driven over HTTP, on SQLite and on
+//! PostgreSQL. Time moves through the injected clock, never through sleeps.
+
+mod account;
+mod admin;
+mod harness;
+mod input;
+mod outage;
+mod pages;
+mod remember;
+mod sessions;
+mod throttle;
+
+/// Generate one test per backend for each named async fn taking `tsuzuki_store::testing::Kind`.
+#[macro_export]
+macro_rules! both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite { $( #[tokio::test] async fn $name() { super::$name(tsuzuki_store::testing::Kind::Sqlite).await } )* }
+        mod postgres { $( #[tokio::test] async fn $name() { super::$name(tsuzuki_store::testing::Kind::Postgres).await } )* }
+    };
+}
