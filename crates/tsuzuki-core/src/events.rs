@@ -26,6 +26,28 @@ pub enum EventKind {
     /// The person ended one of their sessions or remembered devices.
     DeviceRevoked,
     Reauthenticated,
+    /// A sign-in, step-up, recovery or registration flow began (S7).
+    FlowStarted,
+    /// A one-time code was sent by email or SMS (S8).
+    CodeSent,
+    SecondFactorSucceeded,
+    SecondFactorFailed,
+    /// An authenticator code was presented again after it had been accepted (SEC-48).
+    OtpReplay,
+    RecoveryCodeUsed,
+    RecoveryCodesGenerated,
+    FactorEnrolled,
+    FactorRemoved,
+    TrustedDeviceAdded,
+    TrustedDeviceRevoked,
+    /// A sign-in from a device and network never seen for the account (S10).
+    NewDeviceSignIn,
+    /// A sign-in the suspicious-sign-in rules flagged (S10).
+    SuspiciousSignIn,
+    /// "This wasn't me" from a new-device notice.
+    NotMeReported,
+    PasswordReset,
+    Registered,
 }
 
 impl EventKind {
@@ -50,6 +72,22 @@ impl EventKind {
             EventKind::SignedOutEverywhere => "signed_out_everywhere",
             EventKind::DeviceRevoked => "device_revoked",
             EventKind::Reauthenticated => "reauthenticated",
+            EventKind::FlowStarted => "flow_started",
+            EventKind::CodeSent => "code_sent",
+            EventKind::SecondFactorSucceeded => "second_factor_succeeded",
+            EventKind::SecondFactorFailed => "second_factor_failed",
+            EventKind::OtpReplay => "otp_replay",
+            EventKind::RecoveryCodeUsed => "recovery_code_used",
+            EventKind::RecoveryCodesGenerated => "recovery_codes_generated",
+            EventKind::FactorEnrolled => "factor_enrolled",
+            EventKind::FactorRemoved => "factor_removed",
+            EventKind::TrustedDeviceAdded => "trusted_device_added",
+            EventKind::TrustedDeviceRevoked => "trusted_device_revoked",
+            EventKind::NewDeviceSignIn => "new_device_sign_in",
+            EventKind::SuspiciousSignIn => "suspicious_sign_in",
+            EventKind::NotMeReported => "not_me_reported",
+            EventKind::PasswordReset => "password_reset",
+            EventKind::Registered => "registered",
         }
     }
 }

@@ -128,21 +128,55 @@ pub enum AuthMethod {
     Password,
     /// Restored from a remember-me token: no authentication happened in this session (SEC-30).
     Remember,
+    /// A code from an authenticator app (S9).
+    Totp,
+    /// A code sent by email (S8).
+    EmailCode,
+    /// A code sent by SMS (S8).
+    SmsCode,
+    /// A single-use recovery code (S9).
+    RecoveryCode,
+    /// The second factor was skipped because the browser holds a trusted-device token (S3). Not
+    /// an authentication: it never satisfies a step-up that asks for a second factor (SEC-31).
+    TrustedDevice,
 }
 
 impl AuthMethod {
+    pub const ALL: [AuthMethod; 7] = [
+        AuthMethod::Password,
+        AuthMethod::Remember,
+        AuthMethod::Totp,
+        AuthMethod::EmailCode,
+        AuthMethod::SmsCode,
+        AuthMethod::RecoveryCode,
+        AuthMethod::TrustedDevice,
+    ];
+
     pub fn code(self) -> &'static str {
         match self {
             AuthMethod::Password => "pwd",
             AuthMethod::Remember => "remember",
+            AuthMethod::Totp => "totp",
+            AuthMethod::EmailCode => "email",
+            AuthMethod::SmsCode => "sms",
+            AuthMethod::RecoveryCode => "recovery",
+            AuthMethod::TrustedDevice => "trusted",
         }
     }
+
     pub fn from_code(code: &str) -> Option<Self> {
-        match code {
-            "pwd" => Some(AuthMethod::Password),
-            "remember" => Some(AuthMethod::Remember),
-            _ => None,
-        }
+        Self::ALL.into_iter().find(|m| m.code() == code)
+    }
+
+    /// A second factor actually presented in this sign-in (a trusted device is not one).
+    pub fn is_second_factor(self) -> bool {
+        matches!(
+            self,
+            AuthMethod::Totp
+                | AuthMethod::EmailCode
+                | AuthMethod::SmsCode
+                | AuthMethod::RecoveryCode
+        )
     }
 }
 

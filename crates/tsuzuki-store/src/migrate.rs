@@ -28,6 +28,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "remember",
         include_str!("../migrations/sqlite/0002_remember.sql"),
     ),
+    (
+        3,
+        "flows",
+        include_str!("../migrations/sqlite/0003_flows.sql"),
+    ),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (
@@ -39,6 +44,11 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         2,
         "remember",
         include_str!("../migrations/postgres/0002_remember.sql"),
+    ),
+    (
+        3,
+        "flows",
+        include_str!("../migrations/postgres/0003_flows.sql"),
     ),
 ];
 

@@ -4,6 +4,10 @@
 //! integers for times and flags. A statement that cannot be written portably belongs in
 //! [`crate::backend`] with a `match` on the backend, not here.
 
+mod factors;
+mod flows;
+mod history;
+
 use crate::backend::Backend;
 use crate::{
     EventRecord, NewUser, RememberRecord, Result, Revocation, Rotation, SessionRecord, SessionView,

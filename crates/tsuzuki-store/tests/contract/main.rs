@@ -30,6 +30,9 @@ macro_rules! contract {
     };
 }
 
+// After the macro: macro_rules! is visible only below its definition.
+mod flows;
+
 contract!(
     users_are_unique_by_email,
     password_and_disabled_updates,

@@ -1,0 +1,56 @@
+//! Storage of the login history (S10).
+
+use crate::Result;
+use async_trait::async_trait;
+use tsuzuki_core::clock::Timestamp;
+use tsuzuki_core::token::TokenHash;
+
+/// One sign-in attempt on a known account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignInRecord {
+    pub user_id: String,
+    pub created_at: Timestamp,
+    /// Method codes joined by `+` (`pwd+totp`), or the step that failed.
+    pub methods: String,
+    /// `success`, `wrong_password`, `wrong_code`, `throttled`, …
+    pub outcome: String,
+    pub ip: String,
+    /// The address's network (/24 for IPv4, /64 for IPv6): what "a network seen before" means.
+    pub network: String,
+    pub user_agent: String,
+    /// SHA-256 of the browser cookie, to recognise a browser seen before.
+    pub browser_hash: Option<TokenHash>,
+    pub new_device: bool,
+    pub suspicious: bool,
+}
+
+/// What the account's history knows of a browser and a network.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Familiarity {
+    /// A successful sign-in came from this browser before.
+    pub browser_seen: bool,
+    /// A successful sign-in came from this network before.
+    pub network_seen: bool,
+    /// A successful sign-in with this user agent came from this network before.
+    pub device_on_network_seen: bool,
+    /// Any successful sign-in at all before (the very first one is not "new").
+    pub any_success: bool,
+}
+
+#[async_trait]
+pub trait HistoryStore: Send + Sync {
+    async fn record_sign_in(&self, record: &SignInRecord) -> Result<()>;
+    /// The newest first.
+    async fn sign_ins_of_user(&self, user_id: &str, limit: i64) -> Result<Vec<SignInRecord>>;
+    async fn familiarity(
+        &self,
+        user_id: &str,
+        browser_hash: Option<&TokenHash>,
+        network: &str,
+        user_agent: &str,
+    ) -> Result<Familiarity>;
+    /// Failed attempts on the account since `since`.
+    async fn failures_since(&self, user_id: &str, since: Timestamp) -> Result<u32>;
+    /// Delete up to `limit` entries older than `before` (retention).
+    async fn prune_sign_ins(&self, before: Timestamp, limit: i64) -> Result<u64>;
+}
