@@ -5,13 +5,19 @@
 //! which asks the operating system's CSPRNG. Adapters (storage, HTTP, CLI) call these rules and
 //! never re-implement them.
 
+pub mod alerts;
 pub mod clock;
 pub mod device;
 pub mod email;
 pub mod events;
+pub mod flow;
+pub mod otp;
 pub mod password_policy;
+pub mod recovery;
 pub mod remember;
 pub mod revocation;
+pub mod sealing;
 pub mod session;
 pub mod throttle;
 pub mod token;
+pub mod totp;

@@ -58,11 +58,13 @@ pub trait FlowStore: Send + Sync {
     async fn update_flow(&self, flow: &FlowRecord) -> Result<bool>;
     /// Delete up to `limit` flows past their hard limit before `before`.
     async fn delete_expired_flows(&self, before: Timestamp, limit: i64) -> Result<u64>;
-    /// How many codes were sent to the account since `since`, and when the oldest of them was
-    /// (the daily cap, S8). Counted from the `code_sent` audit events.
-    async fn codes_sent_since(
+    /// How many audit events of `kind` the account has after `since`, and when the oldest of
+    /// them was: the daily cap on codes (S8) and the hourly cap on failure notices (SEC-59)
+    /// count their events rather than keep counters of their own.
+    async fn count_events_since(
         &self,
         user_id: &str,
+        kind: &str,
         since: Timestamp,
     ) -> Result<(u32, Option<Timestamp>)>;
 }

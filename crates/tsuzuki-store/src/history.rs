@@ -2,6 +2,7 @@
 
 use crate::Result;
 use async_trait::async_trait;
+use tsuzuki_core::alerts::Familiarity;
 use tsuzuki_core::clock::Timestamp;
 use tsuzuki_core::token::TokenHash;
 
@@ -24,19 +25,6 @@ pub struct SignInRecord {
     pub suspicious: bool,
 }
 
-/// What the account's history knows of a browser and a network.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Familiarity {
-    /// A successful sign-in came from this browser before.
-    pub browser_seen: bool,
-    /// A successful sign-in came from this network before.
-    pub network_seen: bool,
-    /// A successful sign-in with this user agent came from this network before.
-    pub device_on_network_seen: bool,
-    /// Any successful sign-in at all before (the very first one is not "new").
-    pub any_success: bool,
-}
-
 #[async_trait]
 pub trait HistoryStore: Send + Sync {
     async fn record_sign_in(&self, record: &SignInRecord) -> Result<()>;
@@ -47,7 +35,6 @@ pub trait HistoryStore: Send + Sync {
         user_id: &str,
         browser_hash: Option<&TokenHash>,
         network: &str,
-        user_agent: &str,
     ) -> Result<Familiarity>;
     /// Failed attempts on the account since `since`.
     async fn failures_since(&self, user_id: &str, since: Timestamp) -> Result<u32>;

@@ -20,7 +20,7 @@ mod types;
 pub use backend::{Backend, connect};
 pub use factors::{FactorRecord, FactorStore, TrustedDeviceRecord};
 pub use flows::{FlowRecord, FlowStore, PendingCode};
-pub use history::{Familiarity, HistoryStore, SignInRecord};
+pub use history::{HistoryStore, SignInRecord};
 pub use migrate::MigrateError;
 pub use types::*;
 

@@ -184,16 +184,18 @@ impl FlowStore for SqlStore {
         Ok(done.rows_affected())
     }
 
-    async fn codes_sent_since(
+    async fn count_events_since(
         &self,
         user_id: &str,
+        kind: &str,
         since: Timestamp,
     ) -> Result<(u32, Option<Timestamp>)> {
         let row = sqlx::query(
             "SELECT COUNT(*) AS n, MIN(created_at) AS oldest FROM events \
-             WHERE user_id = $1 AND kind = 'code_sent' AND created_at > $2",
+             WHERE user_id = $1 AND kind = $2 AND created_at > $3",
         )
         .bind(user_id)
+        .bind(kind)
         .bind(since.0)
         .fetch_one(&self.pool)
         .await?;

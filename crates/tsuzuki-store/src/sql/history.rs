@@ -1,9 +1,10 @@
 //! SQL for [`HistoryStore`]: the login history.
 
 use super::{SqlStore, hash_from_bytes};
-use crate::{Familiarity, HistoryStore, Result, SignInRecord};
+use crate::{HistoryStore, Result, SignInRecord};
 use async_trait::async_trait;
 use sqlx::Row;
+use tsuzuki_core::alerts::Familiarity;
 use tsuzuki_core::clock::Timestamp;
 use tsuzuki_core::token::TokenHash;
 
@@ -65,29 +66,24 @@ impl HistoryStore for SqlStore {
         user_id: &str,
         browser_hash: Option<&TokenHash>,
         network: &str,
-        user_agent: &str,
     ) -> Result<Familiarity> {
-        // One query: four flags over the account's successful sign-ins.
+        // One query: the flags over the account's successful sign-ins.
         let row = sqlx::query(
             "SELECT \
                COALESCE(MAX(CASE WHEN browser_hash = $2 THEN 1 ELSE 0 END), 0) AS browser_seen, \
                COALESCE(MAX(CASE WHEN network = $3 THEN 1 ELSE 0 END), 0) AS network_seen, \
-               COALESCE(MAX(CASE WHEN network = $3 AND user_agent = $4 THEN 1 ELSE 0 END), 0) \
-                 AS device_on_network_seen, \
                COUNT(*) AS successes \
              FROM sign_ins WHERE user_id = $1 AND outcome = 'success'",
         )
         .bind(user_id)
         .bind(browser_hash.map(|h| h.0.to_vec()))
         .bind(network)
-        .bind(user_agent)
         .fetch_one(&self.pool)
         .await?;
         let flag = |name: &str| -> Result<bool> { Ok(row.try_get::<i64, _>(name)? != 0) };
         Ok(Familiarity {
             browser_seen: flag("browser_seen")?,
             network_seen: flag("network_seen")?,
-            device_on_network_seen: flag("device_on_network_seen")?,
             any_success: row.try_get::<i64, _>("successes")? > 0,
         })
     }
