@@ -20,14 +20,17 @@ pub enum FlowKind {
     Recovery,
     /// Self-registration: the email address is verified by a code before the account can sign in.
     Registration,
+    /// Adding an email or SMS factor: a code sent to it proves the address or number works.
+    Enrolment,
 }
 
 impl FlowKind {
-    pub const ALL: [FlowKind; 4] = [
+    pub const ALL: [FlowKind; 5] = [
         FlowKind::SignIn,
         FlowKind::StepUp,
         FlowKind::Recovery,
         FlowKind::Registration,
+        FlowKind::Enrolment,
     ];
 
     pub fn code(self) -> &'static str {
@@ -36,6 +39,7 @@ impl FlowKind {
             FlowKind::StepUp => "step_up",
             FlowKind::Recovery => "recovery",
             FlowKind::Registration => "registration",
+            FlowKind::Enrolment => "enrolment",
         }
     }
 

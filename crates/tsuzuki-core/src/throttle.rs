@@ -31,6 +31,17 @@ impl ThrottlePolicy {
             window: Duration::from_secs(3600),
         }
     }
+    /// Second-factor answers per account: as many free tries as one flow allows, then growing
+    /// waits, so that starting new flows cannot multiply the guesses (SEC-46: far below the
+    /// 100 consecutive failures NIST allows).
+    pub fn per_second_factor() -> Self {
+        ThrottlePolicy {
+            free_attempts: 10,
+            base_delay: Duration::from_secs(30),
+            max_delay: Duration::from_secs(15 * 60),
+            window: Duration::from_secs(3600),
+        }
+    }
     /// Per client address: more generous (offices and mobile carriers share addresses).
     pub fn per_ip() -> Self {
         ThrottlePolicy {

@@ -83,6 +83,7 @@ impl Account {
         Ok(CurrentDevice {
             session: Some(session.id_hash),
             remember_handle: handle,
+            trusted_handle: None,
         })
     }
 

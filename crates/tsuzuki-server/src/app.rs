@@ -7,7 +7,9 @@
 use crate::account::Account;
 use crate::audit::Audit;
 use crate::config::Config;
-use crate::courier::{Courier, LogCourier};
+use crate::courier::{
+    Courier, CourierError, LogCourier, LogSms, SmsSender, SmtpCourier, WebhookSms,
+};
 use crate::http::client::PeerAddr;
 use crate::http::cookies::CookieSettings;
 use crate::http::csrf::CsrfTokens;
@@ -47,6 +49,8 @@ pub enum StartError {
     Store(#[from] StoreError),
     #[error("password hashing: {0}")]
     Hash(#[from] HashError),
+    #[error("messaging: {0}")]
+    Messaging(#[from] CourierError),
 }
 
 pub struct Application {
@@ -89,20 +93,42 @@ pub fn hasher(config: &Config) -> Result<PasswordHasher, HashError> {
 }
 
 impl Application {
-    /// Build with the default courier (log lines; no mail is sent).
+    /// Build with the senders the configuration names: SMTP for `[mail]`, the webhook for
+    /// `[sms]`, log lines for what is not configured.
     pub async fn build(
         config: Config,
         clock: Arc<dyn Clock>,
         key: SecretKey,
     ) -> Result<Application, StartError> {
-        Self::build_with(config, clock, key, Arc::new(LogCourier)).await
+        let courier: Arc<dyn Courier> = match &config.mail {
+            Some(mail) => Arc::new(SmtpCourier::new(mail)?),
+            None => Arc::new(LogCourier),
+        };
+        Self::build_with(config, clock, key, courier).await
     }
 
+    /// Build with this courier, and the SMS sender the configuration names.
     pub async fn build_with(
         config: Config,
         clock: Arc<dyn Clock>,
         key: SecretKey,
         courier: Arc<dyn Courier>,
+    ) -> Result<Application, StartError> {
+        let sms: Arc<dyn SmsSender> = match &config.sms {
+            Some(sms) => Arc::new(WebhookSms::new(sms)?),
+            None => Arc::new(LogSms),
+        };
+        Self::build_with_senders(config, clock, key, courier, sms).await
+    }
+
+    /// Build with these senders (tests pass an [`crate::courier::Outbox`] and an
+    /// [`crate::courier::SmsOutbox`]).
+    pub async fn build_with_senders(
+        config: Config,
+        clock: Arc<dyn Clock>,
+        key: SecretKey,
+        courier: Arc<dyn Courier>,
+        sms: Arc<dyn SmsSender>,
     ) -> Result<Application, StartError> {
         let store = open_store(&config).await?;
         let hasher = hasher(&config)?;
@@ -117,15 +143,6 @@ impl Application {
             metrics.clone(),
         );
         sessions.init_feed().await?;
-        let signin = SignIn {
-            store: store.clone(),
-            hasher,
-            sessions: sessions.clone(),
-            audit: audit.clone(),
-            metrics: metrics.clone(),
-            throttle_account: config.throttle_account,
-            throttle_ip: config.throttle_ip,
-        };
         let listener =
             TcpListener::bind(config.listen)
                 .await
@@ -142,6 +159,27 @@ impl Application {
             // The default public URL follows the port; with port 0 only the bound port is real.
             config.public_url = format!("http://localhost:{}", addr.port());
         }
+        let history = crate::history::LoginHistory {
+            store: store.clone(),
+            clock: clock.clone(),
+            audit: Audit::new(store.clone()),
+            courier: courier.clone(),
+            rules: config.flows.alerts,
+            retention: config.flows.history_retention,
+            public_url: config.public_url.clone(),
+            not_me: crate::not_me::NotMeLinks::new(key.derive("not-me")),
+        };
+        let signin = SignIn {
+            history: history.clone(),
+            store: store.clone(),
+            hasher,
+            sessions: sessions.clone(),
+            audit: audit.clone(),
+            metrics: metrics.clone(),
+            throttle_account: config.throttle_account,
+            throttle_ip: config.throttle_ip,
+            throttle_second_factor: config.throttle_second_factor,
+        };
         let remember = RememberMe {
             store: store.clone(),
             sessions: sessions.clone(),
@@ -162,7 +200,29 @@ impl Application {
             courier: remember.courier.clone(),
             password_policy: config.password,
         };
+        let flows = crate::flows::Flows {
+            store: store.clone(),
+            clock: remember.clock.clone(),
+            config: Arc::new(config.flows.clone()),
+            signin: signin.clone(),
+            audit: Audit::new(store.clone()),
+            metrics: metrics.clone(),
+            courier: remember.courier.clone(),
+            sms: sms.clone(),
+            code_key: key.derive("otp-code"),
+            recovery_key: key.derive("recovery-code"),
+            seal_key: key.derive("factor-seal"),
+        };
+        let factors = crate::factors::Factors {
+            store: store.clone(),
+            flows: flows.clone(),
+            remember: remember.clone(),
+            audit: Audit::new(store.clone()),
+        };
         let state = AppState::new(Services {
+            flows,
+            factors,
+            history,
             account,
             cookies: Arc::new(CookieSettings::new(
                 &config.session_cookie_name,
@@ -177,6 +237,7 @@ impl Application {
             sessions,
             signin,
             metrics,
+            sms,
         });
         Ok(Application {
             state,

@@ -14,6 +14,9 @@ use tsuzuki_store::{EventRecord, Store};
 pub struct ClientInfo {
     pub ip: String,
     pub user_agent: String,
+    /// SHA-256 of the browser cookie, if the request carried one: binds sign-in flows to the
+    /// browser that started them and recognises a browser seen before (S7, S10).
+    pub browser: Option<tsuzuki_core::token::TokenHash>,
 }
 
 #[derive(Clone)]

@@ -37,6 +37,12 @@ pub struct Metrics {
     /// Remember-me restores by outcome: restored, refused, unavailable.
     pub remember_restores: Family<Outcome, Counter>,
     pub remember_thefts: Counter,
+    /// One-time codes sent, by channel (email, sms) (S8, S13).
+    pub codes_sent: Family<Outcome, Counter>,
+    /// Second-factor answers by outcome: success, or the error code (S13).
+    pub second_factors: Family<Outcome, Counter>,
+    /// Flows that ended without completing, by why (flow_expired, flow_locked).
+    pub flows_ended: Family<Outcome, Counter>,
 }
 
 impl Metrics {
@@ -56,6 +62,9 @@ impl Metrics {
             cleanup_deleted: Counter::default(),
             remember_restores: Family::default(),
             remember_thefts: Counter::default(),
+            codes_sent: Family::default(),
+            second_factors: Family::default(),
+            flows_ended: Family::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -122,6 +131,21 @@ impl Metrics {
             "remember_thefts",
             "Remember-me tokens presented after rotation (theft)",
             m.remember_thefts.clone(),
+        );
+        registry.register(
+            "codes_sent",
+            "One-time codes sent, by channel",
+            m.codes_sent.clone(),
+        );
+        registry.register(
+            "second_factors",
+            "Second-factor answers, by outcome",
+            m.second_factors.clone(),
+        );
+        registry.register(
+            "flows_ended",
+            "Sign-in flows that ended unfinished, by reason",
+            m.flows_ended.clone(),
         );
         Metrics { registry, ..m }
     }

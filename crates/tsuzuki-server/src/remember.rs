@@ -55,6 +55,8 @@ impl From<StoreError> for RestoreError {
 pub struct CurrentDevice {
     pub session: Option<TokenHash>,
     pub remember_handle: Option<String>,
+    /// This browser's trusted-device handle, if it has one (S3).
+    pub trusted_handle: Option<String>,
 }
 
 #[derive(Clone)]
@@ -369,7 +371,8 @@ impl RememberMe {
             .await
     }
 
-    /// Apply one row of revocations (the table's, or one the person chose).
+    /// Apply one row of revocations (the table's, or one the person chose). Returns (sessions
+    /// ended, remembered families ended); trusted devices are ended too but not counted.
     pub async fn apply_revokes(
         &self,
         r: Revokes,
@@ -394,7 +397,19 @@ impl RememberMe {
             }
             Scope::All => self.store.revoke_user_remember(user_id, None).await?,
         };
-        // Trusted devices (r.trusted_devices) arrive with the sign-in flows.
+        match r.trusted_devices {
+            Scope::None => 0,
+            Scope::Others => {
+                self.store
+                    .revoke_user_trusted_devices(user_id, current.trusted_handle.as_deref())
+                    .await?
+            }
+            Scope::All => {
+                self.store
+                    .revoke_user_trusted_devices(user_id, None)
+                    .await?
+            }
+        };
         Ok((sessions, families))
     }
 

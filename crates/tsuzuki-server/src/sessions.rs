@@ -396,6 +396,7 @@ impl Sessions {
         let client = ClientInfo {
             ip: ip.to_string(),
             user_agent: String::new(),
+            browser: None,
         };
         let detail = format!("from {previous}");
         self.inner

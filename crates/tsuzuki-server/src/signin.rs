@@ -65,6 +65,9 @@ pub struct SignIn {
     pub metrics: Arc<Metrics>,
     pub throttle_account: ThrottlePolicy,
     pub throttle_ip: ThrottlePolicy,
+    /// Second-factor failures per account (SEC-46).
+    pub throttle_second_factor: ThrottlePolicy,
+    pub history: crate::history::LoginHistory,
 }
 
 /// Throttle key for an account. The email is hashed so that the table never holds the addresses
@@ -98,52 +101,64 @@ fn check_input(password: &str) -> Result<(), SignInError> {
 }
 
 impl SignIn {
-    /// Sign in and start a session. `previous`, the session this browser already had, is ended:
-    /// every sign-in gets a new session id.
-    pub async fn sign_in(
+    /// The first factor: email and password. A failure is counted in the sign-in metrics here;
+    /// a success is counted when the session starts ([`SignIn::start_session`]), which for an
+    /// account with a second factor is only after it (SEC-26).
+    pub async fn first_factor(
         &self,
         email: &str,
         password: String,
         client: &ClientInfo,
-        previous: Option<TokenHash>,
-    ) -> Result<(SecretToken, ActiveSession), SignInError> {
-        let result = self.attempt(email, password, client, previous).await;
-        let outcome = match &result {
-            Ok(_) => "success",
-            Err(SignInError::InvalidCredentials) => "invalid_credentials",
-            Err(SignInError::Throttled { .. }) => "throttled",
-            Err(SignInError::InvalidInput(_)) => "invalid_input",
-            Err(SignInError::Busy) => "busy",
-            Err(SignInError::Unavailable) => "error",
-        };
+    ) -> Result<User, SignInError> {
+        let result = self.password_step(email, password, client).await;
+        if let Err(e) = &result {
+            let outcome = match e {
+                SignInError::InvalidCredentials => "invalid_credentials",
+                SignInError::Throttled { .. } => "throttled",
+                SignInError::InvalidInput(_) => "invalid_input",
+                SignInError::Busy => "busy",
+                SignInError::Unavailable => "error",
+            };
+            self.count(outcome);
+        }
+        result
+    }
+
+    fn count(&self, outcome: &'static str) {
         self.metrics
             .sign_ins
             .get_or_create(&Outcome { outcome })
             .inc();
-        result
     }
 
-    async fn attempt(
+    async fn password_step(
         &self,
         email: &str,
         password: String,
         client: &ClientInfo,
-        previous: Option<TokenHash>,
-    ) -> Result<(SecretToken, ActiveSession), SignInError> {
+    ) -> Result<User, SignInError> {
         let email = Email::parse(email).map_err(|_| SignInError::InvalidInput("invalid_email"))?;
         check_input(&password)?;
         let user = self.store.user_by_email(&email).await?;
-        let user = self
-            .check_password(&email, user, password, client, "")
-            .await?;
+        self.check_password(&email, user, password, client, "")
+            .await
+    }
+
+    /// Start the session of a completed sign-in. `previous`, the session this browser already
+    /// had, is ended: every sign-in gets a new session id (SEC-4).
+    pub async fn start_session(
+        &self,
+        user: &User,
+        methods: &[AuthMethod],
+        client: &ClientInfo,
+        previous: Option<TokenHash>,
+    ) -> Result<(SecretToken, ActiveSession), SignInError> {
         let now = self.sessions.now();
         if let Some(prev) = previous {
             self.sessions.revoke(&prev).await?;
         }
-        let (token, session) = self
-            .sessions
-            .create(&user, &[AuthMethod::Password], client)
-            .await?;
+        let (token, session) = self.sessions.create(user, methods, client).await?;
+        self.count("success");
         self.audit
             .record(
                 EventKind::SignInSucceeded,
@@ -151,10 +166,35 @@ impl SignIn {
                 Some(&user.id),
                 Some(&session.handle),
                 Some(client),
-                "pwd",
+                &tsuzuki_core::session::methods_to_string(methods),
             )
             .await;
         Ok((token, session))
+    }
+
+    /// Throttle keys for second-factor answers: the account and the client's address (SEC-46).
+    pub fn mfa_throttle_keys(&self, user_id: &str, client: &ClientInfo) -> [String; 2] {
+        [format!("mfa:{user_id}"), ip_key(&client.ip)]
+    }
+
+    /// Seconds until the first of `keys` stops blocking, if any blocks.
+    pub async fn blocked_keys(
+        &self,
+        keys: &[String; 2],
+        now: Timestamp,
+    ) -> Result<Option<u64>, StoreError> {
+        self.blocked(&keys[0], &keys[1], now).await
+    }
+
+    /// Count a failure against both keys.
+    pub async fn fail_keys(&self, keys: &[String; 2], now: Timestamp) -> Result<(), StoreError> {
+        self.fail_with(&keys[0], &self.throttle_second_factor, &keys[1], now)
+            .await
+    }
+
+    /// A success clears the account key (never the address key, as for passwords).
+    pub async fn clear_keys(&self, keys: &[String; 2]) -> Result<(), StoreError> {
+        self.store.throttle_clear(&keys[0]).await
     }
 
     /// Check the password of an account that is already known (re-authentication, password
@@ -212,6 +252,17 @@ impl SignIn {
             other => {
                 self.fail(&akey, &ikey, now).await?;
                 let uid = other.as_ref().map(|u| u.id.as_str());
+                if let Some(uid) = uid {
+                    // In the background: waiting for this write only for accounts that exist
+                    // would make the answer's timing tell which ones do (SEC-56).
+                    let (history, uid, client) =
+                        (self.history.clone(), uid.to_string(), client.clone());
+                    tokio::spawn(async move {
+                        history
+                            .failure(&uid, "pwd", "wrong_password", &client)
+                            .await
+                    });
+                }
                 self.audit
                     .record(
                         EventKind::SignInFailed,
@@ -264,7 +315,18 @@ impl SignIn {
     }
 
     async fn fail(&self, akey: &str, ikey: &str, now: Timestamp) -> Result<(), StoreError> {
-        for (key, policy) in [(akey, &self.throttle_account), (ikey, &self.throttle_ip)] {
+        self.fail_with(akey, &self.throttle_account, ikey, now)
+            .await
+    }
+
+    async fn fail_with(
+        &self,
+        akey: &str,
+        account_policy: &ThrottlePolicy,
+        ikey: &str,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        for (key, policy) in [(akey, account_policy), (ikey, &self.throttle_ip)] {
             let failures = self
                 .store
                 .throttle_failure(key, now, policy.window_start(now))

@@ -381,11 +381,14 @@ impl Http {
                 .enable_all()
                 .build()
                 .expect("tokio runtime"),
-            client: reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .timeout(Duration::from_secs(30))
-                .build()
-                .expect("reqwest client"),
+            client: {
+                tsuzuki_server::courier::sms::install_crypto_provider();
+                reqwest::Client::builder()
+            }
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(Duration::from_secs(30))
+            .build()
+            .expect("reqwest client"),
             base: format!("http://{addr}"),
         }
     }

@@ -108,6 +108,20 @@ impl Fields {
         }
     }
 
+    /// `true` or `false`, given natively or as a string (environment overrides).
+    pub(super) fn boolean(&mut self, key: &str, default: bool) -> bool {
+        match self.take(key) {
+            None => default,
+            Some(toml::Value::Boolean(b)) => b,
+            Some(toml::Value::String(s)) if s.trim() == "true" => true,
+            Some(toml::Value::String(s)) if s.trim() == "false" => false,
+            Some(_) => {
+                self.issue(key, "must be true or false");
+                default
+            }
+        }
+    }
+
     /// A duration such as `"30m"`, `"12h"`, `"90s"`, `"250ms"` (humantime syntax).
     pub(super) fn duration(&mut self, key: &str, default: Duration, min: Duration) -> Duration {
         let text = match self.take(key) {
@@ -146,6 +160,28 @@ impl Fields {
             );
             default
         })
+    }
+
+    /// A table of names to strings, such as `[sms.headers]`, in name order. A value that is not a
+    /// string is reported under its own key (`sms.headers.x-api-key`).
+    pub(super) fn string_table(&mut self, key: &str) -> Vec<(String, String)> {
+        let table = match self.take(key) {
+            None => return Vec::new(),
+            Some(toml::Value::Table(t)) => t,
+            Some(_) => {
+                self.issue(key, "must be a table of names to strings");
+                return Vec::new();
+            }
+        };
+        let mut out = Vec::new();
+        for (name, value) in table {
+            match value {
+                toml::Value::String(s) => out.push((name, s)),
+                _ => self.issue(&format!("{key}.{name}"), "must be a string"),
+            }
+        }
+        out.sort();
+        out
     }
 
     /// A list of CIDR blocks, as a TOML array or a comma-separated string.

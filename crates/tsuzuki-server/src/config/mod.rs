@@ -9,10 +9,14 @@
 //! `TSUZUKI_SESSION__IDLE_TIMEOUT=5m` sets `session.idle_timeout`.
 
 mod fields;
+mod flows;
+mod messaging;
 mod render;
 
 use fields::Fields;
+pub use flows::FlowConfig;
 use ipnet::IpNet;
+pub use messaging::{MailConfig, MailTls, SmsConfig, SmsFormat, redact_webhook_url};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -78,6 +82,7 @@ pub struct Config {
     pub hash_queue_timeout: Duration,
     pub throttle_account: ThrottlePolicy,
     pub throttle_ip: ThrottlePolicy,
+    pub throttle_second_factor: ThrottlePolicy,
     pub cache_capacity: u64,
     /// How often the revocation feed is read, bounding how long a session revoked by another
     /// process (CLI, another node) can still pass this node's cache.
@@ -98,6 +103,12 @@ pub struct Config {
     /// SHA-256 of the operator token for the admin API (`tsuzuki admin new-token`); the admin
     /// API is off when unset.
     pub admin_token_sha256: Option<[u8; 32]>,
+    /// SMTP delivery (`[mail]`); `None` = messages are logged, not sent.
+    pub mail: Option<MailConfig>,
+    /// The SMS provider's webhook (`[sms]`); `None` = text messages are logged, not sent.
+    pub sms: Option<SmsConfig>,
+    /// Sign-in flows, codes, authenticators, trusted devices, history and alerts (issue #4).
+    pub flows: FlowConfig,
 }
 
 impl std::fmt::Debug for Config {
@@ -276,6 +287,11 @@ fn resolve(f: &mut Fields) -> Config {
 
     let throttle_account = throttle(f, "throttle.account", ThrottlePolicy::per_account());
     let throttle_ip = throttle(f, "throttle.ip", ThrottlePolicy::per_ip());
+    let throttle_second_factor = throttle(
+        f,
+        "throttle.second_factor",
+        ThrottlePolicy::per_second_factor(),
+    );
 
     let cache_capacity = f.integer("cache.capacity", 10_000u64, 0, 10_000_000);
     let revocation_poll_interval = f.duration(
@@ -346,6 +362,10 @@ fn resolve(f: &mut Fields) -> Config {
             .map_err(|e| format!("not a log filter: {e}")),
     );
 
+    let mail = messaging::mail(f);
+    let sms = messaging::sms(f);
+    let flows = flows::flows(f);
+
     Config {
         listen,
         public_url,
@@ -367,6 +387,7 @@ fn resolve(f: &mut Fields) -> Config {
         hash_queue_timeout,
         throttle_account,
         throttle_ip,
+        throttle_second_factor,
         cache_capacity,
         revocation_poll_interval,
         max_body_bytes,
@@ -380,6 +401,9 @@ fn resolve(f: &mut Fields) -> Config {
         revocation,
         reauth_window,
         admin_token_sha256,
+        mail,
+        sms,
+        flows,
     }
 }
 

@@ -50,6 +50,8 @@ pub fn render_effective(c: &Config) -> String {
     ));
     throttle(&mut out, "account", &c.throttle_account);
     throttle(&mut out, "ip", &c.throttle_ip);
+    throttle(&mut out, "second_factor", &c.throttle_second_factor);
+    super::flows::render(&mut out, &c.flows);
     out.push_str(&format!(
         "\n[cache]\ncapacity = {}\nrevocation_poll_interval = {}\n",
         c.cache_capacity,
@@ -102,8 +104,55 @@ pub fn render_effective(c: &Config) -> String {
     } else {
         out.push_str("\n# [admin] token_sha256 unset: the admin API is off.\n");
     }
+    messaging(&mut out, c);
     out.push_str(
         "\n# The secret key is kept in <data_dir>/secret.key (mode 0600) and never printed.\n",
     );
     out
+}
+
+/// A TOML string (TOML's escapes, not Rust's: templates hold quotes, braces, any text).
+fn s(x: &str) -> String {
+    toml::Value::String(x.to_string()).to_string()
+}
+
+/// `[mail]` and `[sms]`, with the password and header values as `***`.
+fn messaging(out: &mut String, c: &Config) {
+    match &c.mail {
+        Some(m) => {
+            out.push_str(&format!(
+                "\n[mail]\nsmtp_host = {}\nsmtp_port = {}\ntls = {}\nfrom = {}\ntimeout = {}\n",
+                s(&m.smtp_host),
+                m.smtp_port,
+                s(m.tls.name()),
+                s(&m.from),
+                d(m.timeout),
+            ));
+            if let Some(user) = &m.username {
+                out.push_str(&format!("username = {}\n", s(user)));
+            }
+            if m.password.is_some() {
+                out.push_str("password = \"***\"\n");
+            }
+        }
+        None => out.push_str("\n# [mail] smtp_host unset: mail is logged, not sent.\n"),
+    }
+    match &c.sms {
+        Some(sms) => {
+            out.push_str(&format!(
+                "\n[sms]\nwebhook_url = {}\ncontent_type = {}\nbody_template = {}\ntimeout = {}\n",
+                s(&super::redact_webhook_url(&sms.webhook_url)),
+                s(&sms.content_type),
+                s(&sms.body_template),
+                d(sms.timeout),
+            ));
+            if !sms.headers.is_empty() {
+                out.push_str("[sms.headers]\n");
+                for (name, _) in &sms.headers {
+                    out.push_str(&format!("{} = \"***\"\n", s(name)));
+                }
+            }
+        }
+        None => out.push_str("\n# [sms] webhook_url unset: text messages are logged, not sent.\n"),
+    }
 }

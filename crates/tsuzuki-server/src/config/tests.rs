@@ -185,3 +185,179 @@ fn remember_presets_and_revocation_table() {
     assert_eq!(again.revocation, c.revocation);
     assert_eq!(again.remember, c.remember);
 }
+
+#[test]
+fn mail_and_sms_are_off_by_default() {
+    let c = Config::defaults();
+    assert!(c.mail.is_none() && c.sms.is_none());
+    let text = render_effective(&c);
+    assert!(text.contains("# [mail] smtp_host unset"), "{text}");
+}
+
+#[test]
+fn mail_defaults_and_invalid_tls_mode() {
+    let c = load_from(
+        None,
+        env(&[("TSUZUKI_MAIL__SMTP_HOST", "smtp.example.com")]),
+    )
+    .unwrap();
+    let mail = c.mail.unwrap();
+    assert_eq!(mail.smtp_port, 587);
+    assert_eq!(mail.tls, MailTls::StartTls);
+    assert_eq!(mail.from, "tsuzuki <no-reply@localhost>");
+    assert_eq!(mail.timeout, Duration::from_secs(10));
+    let c = load_from(
+        Some("[mail]\nsmtp_host = \"smtp.example.com\"\ntls = \"tls\"\n"),
+        std::iter::empty(),
+    )
+    .unwrap();
+    assert_eq!(
+        c.mail.unwrap().smtp_port,
+        465,
+        "implicit TLS defaults to its own port"
+    );
+
+    let issues = load_from(
+        Some("[mail]\nsmtp_host = \"smtp.example.com\"\ntls = \"ssl\"\nfrom = \"not a mailbox\"\n"),
+        std::iter::empty(),
+    )
+    .unwrap_err();
+    let tls = issues
+        .iter()
+        .find(|i| i.key == "mail.tls")
+        .expect("mail.tls named");
+    assert!(
+        tls.reason.contains("\"starttls\"") && tls.reason.contains("\"none\""),
+        "{tls}"
+    );
+    assert!(issues.iter().any(|i| i.key == "mail.from"), "{issues:?}");
+}
+
+#[test]
+fn mail_password_needs_tls_to_another_machine() {
+    let issues = load_from(
+        Some("[mail]\nsmtp_host = \"smtp.example.com\"\ntls = \"none\"\nusername = \"u\"\npassword = \"p\"\n"),
+        std::iter::empty(),
+    )
+    .unwrap_err();
+    assert_eq!(issues[0].key, "mail.tls");
+    assert!(issues[0].reason.contains("in the clear"));
+    // A relay on this machine may be plain.
+    let c = load_from(
+        Some(
+            "[mail]\nsmtp_host = \"127.0.0.1\"\nsmtp_port = 25\ntls = \"none\"\nusername = \"u\"\npassword = \"p\"\n",
+        ),
+        std::iter::empty(),
+    );
+    assert!(c.is_ok(), "{c:?}");
+    let issues = load_from(
+        Some("[mail]\nsmtp_host = \"smtp.example.com\"\nusername = \"u\"\n"),
+        std::iter::empty(),
+    )
+    .unwrap_err();
+    assert_eq!(issues[0].key, "mail.username");
+}
+
+#[test]
+fn mail_password_is_redacted_in_the_rendering() {
+    let c = load_from(
+        Some("[mail]\nsmtp_host = \"smtp.example.com\"\nusername = \"tsuzuki\"\nfrom = \"つづき <auth@example.com>\"\n"),
+        env(&[("TSUZUKI_MAIL__PASSWORD", "hunter2-smtp")]),
+    )
+    .unwrap();
+    let mail = c.mail.as_ref().unwrap();
+    assert_eq!(mail.password.as_deref(), Some("hunter2-smtp"));
+    let text = render_effective(&c);
+    assert!(!text.contains("hunter2"), "{text}");
+    assert!(
+        text.contains("[mail]") && text.contains("password = \"***\""),
+        "{text}"
+    );
+    assert!(!format!("{c:?} {mail:?}").contains("hunter2"));
+    // The printed configuration loads back (with the placeholder as the password).
+    let again = load_from(Some(&text), std::iter::empty()).unwrap();
+    let again = again.mail.unwrap();
+    assert_eq!(
+        (again.smtp_host.as_str(), again.from.as_str(), again.tls),
+        (
+            "smtp.example.com",
+            "つづき <auth@example.com>",
+            MailTls::StartTls
+        )
+    );
+}
+
+#[test]
+fn sms_header_values_are_redacted_in_the_rendering() {
+    let toml = "[sms]\nwebhook_url = \"https://sms.example.com/v1/messages?api_key=q-secret\"\nbody_template = '{\"to\": {to}, \"text\": {body}, \"from\": \"tsuzuki\"}'\n[sms.headers]\nAuthorization = \"Bearer h-secret\"\nX-Account = \"acct-secret\"\n";
+    let c = load_from(Some(toml), std::iter::empty()).unwrap();
+    let sms = c.sms.as_ref().unwrap();
+    assert_eq!(sms.format, SmsFormat::Json);
+    assert_eq!(sms.content_type, "application/json");
+    assert_eq!(
+        sms.headers,
+        vec![
+            ("Authorization".to_string(), "Bearer h-secret".to_string()),
+            ("X-Account".to_string(), "acct-secret".to_string()),
+        ]
+    );
+    let text = render_effective(&c);
+    for secret in ["h-secret", "acct-secret", "q-secret"] {
+        assert!(!text.contains(secret), "{secret} in {text}");
+        assert!(!format!("{c:?} {sms:?}").contains(secret));
+    }
+    assert!(text.contains("\"Authorization\" = \"***\""), "{text}");
+    // The rendering is valid TOML that loads back, template and all.
+    let again = load_from(Some(&text), std::iter::empty()).unwrap();
+    assert_eq!(again.sms.unwrap().body_template, sms.body_template);
+}
+
+#[test]
+fn sms_problems_are_named() {
+    let toml = "[sms]\nwebhook_url = \"http://sms.example.com/send\"\ncontent_type = \"text/plain\"\nbody_template = '{\"to\": \"{to}\"}'\n[sms.headers]\n\"Bad Name\" = \"x\"\nContent-Type = \"application/json\"\nX-Key = \"sk-1\\nsk-2\"\n";
+    let issues = load_from(Some(toml), std::iter::empty()).unwrap_err();
+    let keys: Vec<&str> = issues.iter().map(|i| i.key.as_str()).collect();
+    for k in [
+        "sms.webhook_url",
+        "sms.content_type",
+        "sms.body_template",
+        "sms.headers.Bad Name",
+        "sms.headers.Content-Type",
+        "sms.headers.X-Key",
+    ] {
+        assert!(keys.contains(&k), "{k} missing from {keys:?}");
+    }
+    assert!(
+        !issues.iter().any(|i| i.reason.contains("sk-")),
+        "values are not repeated"
+    );
+    // A JSON template must still be JSON once filled in.
+    let issues = load_from(
+        Some("[sms]\nwebhook_url = \"https://sms.example.com\"\nbody_template = '{\"to\": \"{to}\", \"body\": \"{body}\"}'\n"),
+        std::iter::empty(),
+    )
+    .unwrap_err();
+    assert_eq!(issues[0].key, "sms.body_template");
+    assert!(
+        issues[0].reason.contains("not JSON"),
+        "{}",
+        issues[0].reason
+    );
+    // Form content type: its own default template.
+    let c = load_from(
+        None,
+        env(&[
+            ("TSUZUKI_SMS__WEBHOOK_URL", "http://127.0.0.1:9/send"),
+            (
+                "TSUZUKI_SMS__CONTENT_TYPE",
+                "application/x-www-form-urlencoded",
+            ),
+            ("TSUZUKI_SMS__HEADERS__AUTHORIZATION", "Basic abc"),
+        ]),
+    )
+    .unwrap();
+    let sms = c.sms.unwrap();
+    assert_eq!(sms.format, SmsFormat::Form);
+    assert_eq!(sms.body_template, "to={to}&body={body}");
+    assert_eq!(sms.headers[0].0, "authorization");
+}

@@ -23,11 +23,11 @@ use serde::{Deserialize, Serialize};
 use tsuzuki_core::session::{Activity, recent_enough};
 
 /// The error for an operation that needs a fresh sign-in (SEC-65).
-fn step_up_required() -> AppError {
+pub(super) fn step_up_required() -> AppError {
     AppError::unauthorized("step_up_required")
 }
 
-fn is_recent(state: &AppState, s: &ActiveSession) -> bool {
+pub(super) fn is_recent(state: &AppState, s: &ActiveSession) -> bool {
     recent_enough(
         &s.methods,
         s.remembered,
@@ -50,7 +50,10 @@ fn account_error(e: AccountError) -> AppError {
     }
 }
 
-async fn api_session(state: &AppState, ctx: &RequestContext) -> Result<ActiveSession, AppError> {
+pub(super) async fn api_session(
+    state: &AppState,
+    ctx: &RequestContext,
+) -> Result<ActiveSession, AppError> {
     ctx.session(Activity::User)
         .await
         .map_err(|r| state.rejection_error(r))
@@ -218,13 +221,15 @@ pub async fn api_reauth(
 
 /// An operation interrupted by the re-authentication prompt, carried through it signed.
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum Pending {
+pub(super) enum Pending {
     RevokeDevice(String),
     SignOutEverywhere {
         keep_current: bool,
     },
     /// Back to a page of the host application that demanded a recent sign-in.
     Return(String),
+    /// Remove a second factor (the last one needs a recent sign-in: issue #4 item 7).
+    RemoveFactor(String),
 }
 
 impl Pending {
@@ -235,6 +240,7 @@ impl Pending {
                 format!("everywhere:{}", u8::from(*keep_current))
             }
             Pending::Return(path) => format!("return:{path}"),
+            Pending::RemoveFactor(id) => format!("factor:{id}"),
         }
     }
     fn decode(s: &str) -> Option<Pending> {
@@ -250,11 +256,14 @@ impl Pending {
                 Some(path),
                 "/account",
             ))),
+            ("factor", id) if id.starts_with("fac_") && id.len() < 64 => {
+                Some(Pending::RemoveFactor(id.to_string()))
+            }
             _ => None,
         }
     }
     /// `action.mac`, bound to the session that asked (it cannot be replayed by another).
-    fn sign(&self, state: &AppState, s: &ActiveSession) -> String {
+    pub(super) fn sign(&self, state: &AppState, s: &ActiveSession) -> String {
         let action = self.encode();
         let mac = state.csrf.for_session_action(&s.id_hash, &action);
         format!("{}.{mac}", BASE64URL_NOPAD.encode(action.as_bytes()))
@@ -366,7 +375,11 @@ pub async fn sign_out_everywhere_submit(
     .await
 }
 
-fn check_csrf(state: &AppState, s: &ActiveSession, presented: &str) -> Result<(), AppError> {
+pub(super) fn check_csrf(
+    state: &AppState,
+    s: &ActiveSession,
+    presented: &str,
+) -> Result<(), AppError> {
     if CsrfTokens::matches(&state.csrf.for_session(&s.id_hash), presented) {
         Ok(())
     } else {
@@ -375,7 +388,7 @@ fn check_csrf(state: &AppState, s: &ActiveSession, presented: &str) -> Result<()
 }
 
 /// Do the operation if the sign-in is recent; otherwise ask for the password first.
-async fn run_or_ask(
+pub(super) async fn run_or_ask(
     state: &AppState,
     ctx: &RequestContext,
     headers: &HeaderMap,
@@ -420,6 +433,10 @@ async fn perform(
             Ok(Redirect::to(target).into_response())
         }
         Pending::Return(path) => Ok(Redirect::to(&path).into_response()),
+        Pending::RemoveFactor(id) => {
+            super::security::remove_factor(state, ctx, s, &id).await?;
+            Ok(Redirect::to("/account/security?done=removed").into_response())
+        }
     }
 }
 
@@ -451,7 +468,7 @@ pub async fn reauth_page(
     )
 }
 
-fn render_reauth(
+pub(super) fn render_reauth(
     state: &AppState,
     headers: &HeaderMap,
     s: &ActiveSession,

@@ -8,16 +8,21 @@ use super::AppState;
 use super::context::{Ctx, RequestContext};
 use super::error::AppError;
 use super::pages::sign_in_error;
+use crate::flows::Start;
+use crate::remember::CurrentDevice;
 use crate::sessions::{ActiveSession, Rejection};
-use crate::signin::SignInError;
 use axum::Json;
 use axum::extract::{Request, State};
 use axum::http::{Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
+use tsuzuki_core::flow::{self, FlowKind, Step};
+use tsuzuki_core::revocation::SecurityEvent;
 use tsuzuki_core::session::Activity;
+use tsuzuki_core::session::AuthMethod;
 use tsuzuki_core::token::SecretToken;
+use tsuzuki_store::{FlowRecord, User};
 
 /// What the session endpoint returns: who, since when, until when, how (SEC-12, SEC-70). Times
 /// are Unix seconds; `now` is the server's clock, so clients can correct their own.
@@ -92,34 +97,133 @@ pub struct SignInBody {
     /// "Keep me signed in" (R1); off unless asked for.
     #[serde(default)]
     remember: bool,
+    /// Where the flow's page should go when done (a local path).
+    #[serde(default)]
+    return_to: Option<String>,
 }
 
-/// Sign in and set the cookies: the new session, and a remember-me family if asked for. Shared by
-/// the page and the API. Every factor the account needs has succeeded when this runs (today the
-/// password is the only one), so the remember token is never issued half-way (SEC-26).
-pub async fn complete_sign_in(
+/// Where a correct password leads.
+pub enum SignInOutcome {
+    /// No second factor due: the session exists.
+    SignedIn(ActiveSession),
+    /// A second factor is due: a flow was started; its id goes in the flow's URL.
+    SecondFactor {
+        flow_id: String,
+        flow: Box<FlowRecord>,
+    },
+}
+
+/// The password step of a sign-in, shared by the page and the API. An account with a second
+/// factor gets a flow (unless this browser is a trusted device of the account, S3); nothing
+/// else — no session, no remember-me token — exists until the flow completes (SEC-26, SEC-45).
+pub async fn password_sign_in(
     state: &AppState,
     ctx: &RequestContext,
     email: &str,
     password: String,
     remember: bool,
-) -> Result<ActiveSession, SignInError> {
+    return_to: &str,
+) -> Result<SignInOutcome, AppError> {
+    let user = state
+        .signin
+        .first_factor(email, password, ctx.client())
+        .await
+        .map_err(|e| sign_in_error(e).1)?;
+    let methods = state.flows.methods_of(&user.id).await?;
+    let trusted = if methods.is_empty() {
+        None
+    } else {
+        state
+            .factors
+            .trusted(ctx.trusted_cookie(), &user.id)
+            .await?
+    };
+    if flow::second_factor_due(&methods, trusted.is_some()) {
+        let browser = SecretToken::parse(&ctx.ensure_browser())
+            .map(|t| t.hash())
+            .ok_or_else(|| AppError::internal("browser cookie not a token"))?;
+        let start = Start {
+            kind: FlowKind::SignIn,
+            step: Step::SecondFactor,
+            identifier: email.trim(),
+            remember,
+            return_to,
+            session_hash: None,
+            payload: String::new(),
+            browser,
+        };
+        let (id, flow) = state
+            .flows
+            .start(&user, methods, start, &ctx.client_with_browser())
+            .await
+            .map_err(super::flows::flow_error)?;
+        return Ok(SignInOutcome::SecondFactor {
+            flow_id: id.encode(),
+            flow: Box::new(flow),
+        });
+    }
+    let mut used = vec![AuthMethod::Password];
+    if trusted.is_some() {
+        used.push(AuthMethod::TrustedDevice);
+    }
+    let session = finish_sign_in(state, ctx, &user, &used, remember, false).await?;
+    Ok(SignInOutcome::SignedIn(session))
+}
+
+/// Every factor the account needs has succeeded: start the session and set the cookies — the
+/// session, a remember-me family if asked for, a trusted-device token if asked for — and record
+/// the sign-in in the history, which may judge it new (notice) or suspicious (long-lived
+/// credentials end, none are issued).
+pub async fn finish_sign_in(
+    state: &AppState,
+    ctx: &RequestContext,
+    user: &User,
+    methods: &[AuthMethod],
+    remember: bool,
+    trust_device: bool,
+) -> Result<ActiveSession, AppError> {
+    ctx.ensure_browser();
+    let client = ctx.client_with_browser();
     let previous = ctx
         .session_cookie()
         .and_then(SecretToken::parse)
         .map(|t| t.hash());
     let (token, session) = state
         .signin
-        .sign_in(email, password, ctx.client(), previous)
-        .await?;
+        .start_session(user, methods, &client, previous)
+        .await
+        .map_err(|e| sign_in_error(e).1)?;
     ctx.set_cookie(state.cookies.set_session(&token.encode()));
+    let codes = tsuzuki_core::session::methods_to_string(methods);
+    let suspicious = match state.history.success(user, &codes, &client).await {
+        Ok(a) => a.suspicious,
+        Err(e) => {
+            tracing::warn!(error = %e, "login history not written");
+            false
+        }
+    };
+    if suspicious {
+        let current = CurrentDevice {
+            session: Some(session.id_hash),
+            ..CurrentDevice::default()
+        };
+        state
+            .remember
+            .apply(SecurityEvent::SuspiciousSignIn, &user.id, &current)
+            .await?;
+        return Ok(session);
+    }
     if remember {
         // A family this browser already had is replaced, not left to linger.
         if let Some(old) = ctx.remember_cookie() {
             state.remember.revoke_cookie(old).await?;
         }
-        let issued = state.remember.issue(&session, ctx.client()).await?;
+        let issued = state.remember.issue(&session, &client).await?;
         ctx.set_cookie(state.cookies.set_remember(&issued.cookie, issued.max_age));
+    }
+    if trust_device {
+        let (value, max_age) = state.factors.trust_device(&user.id, &client).await?;
+        ctx.set_cookie(state.cookies.set_trusted(&value, max_age));
     }
     Ok(session)
 }
@@ -142,16 +246,33 @@ pub async fn end_this_device(
     Ok(())
 }
 
+/// Sign in. 200 with the session when the password is all the account needs; 202 with the flow
+/// when a second factor is due (continue with `/api/flows/{id}/…`).
 pub async fn sign_in(
     State(state): State<AppState>,
     Ctx(ctx): Ctx,
     Json(body): Json<SignInBody>,
 ) -> Result<Response, AppError> {
-    let session = complete_sign_in(&state, &ctx, &body.email, body.password, body.remember)
-        .await
-        .map_err(|e| sign_in_error(e).1)?;
-    // The token travels only in Set-Cookie, never in the body (SEC-18).
-    Ok(Json(SessionInfo::new(&session, state.sessions.now().0)).into_response())
+    let return_to = super::safe_return_path(body.return_to.as_deref(), super::pages::HOME);
+    let outcome = password_sign_in(
+        &state,
+        &ctx,
+        &body.email,
+        body.password,
+        body.remember,
+        &return_to,
+    )
+    .await?;
+    match outcome {
+        // The token travels only in Set-Cookie, never in the body (SEC-18).
+        SignInOutcome::SignedIn(session) => {
+            Ok(Json(SessionInfo::new(&session, state.sessions.now().0)).into_response())
+        }
+        SignInOutcome::SecondFactor { flow_id, flow } => {
+            let view = super::flows::FlowView::load(&state, &flow_id, &flow).await;
+            Ok((StatusCode::ACCEPTED, Json(view)).into_response())
+        }
+    }
 }
 
 /// Sign out: ends the session and this device's remembered sign-in on the server and clears the

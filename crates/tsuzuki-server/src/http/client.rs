@@ -48,7 +48,11 @@ pub fn client_info(headers: &HeaderMap, peer: Option<IpAddr>, trusted: &[IpNet])
                 .collect()
         })
         .unwrap_or_default();
-    ClientInfo { ip, user_agent }
+    ClientInfo {
+        ip,
+        user_agent,
+        browser: None,
+    }
 }
 
 #[cfg(test)]

@@ -15,7 +15,7 @@ use crate::remember::RestoreError;
 use crate::sessions::{ActiveSession, Rejection};
 use axum::extract::{FromRequestParts, Request, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderValue, header};
+use axum::http::{HeaderMap, HeaderValue, header};
 use axum::middleware::Next;
 use axum::response::Response;
 use std::sync::{Arc, Mutex};
@@ -31,12 +31,39 @@ struct Inner {
     state: AppState,
     session_cookie: Option<String>,
     remember_cookie: Option<String>,
+    trusted_cookie: Option<String>,
+    /// The browser cookie's value, existing or created for this response.
+    browser: Mutex<Option<String>>,
     client: ClientInfo,
     resolved: OnceCell<Result<ActiveSession, Rejection>>,
     outgoing: Mutex<Vec<HeaderValue>>,
 }
 
 impl RequestContext {
+    fn new(state: AppState, headers: &HeaderMap, peer: Option<std::net::IpAddr>) -> Self {
+        let cookie = |name: &str| read_cookie(headers, name).map(str::to_string);
+        let browser = cookie(&state.cookies.browser)
+            .filter(|v| tsuzuki_core::token::SecretToken::parse(v).is_some());
+        let mut client = client_info(headers, peer, &state.config.trusted_proxies);
+        client.browser = browser
+            .as_deref()
+            .and_then(tsuzuki_core::token::SecretToken::parse)
+            .map(|t| t.hash());
+        let inner = Inner {
+            session_cookie: cookie(&state.cookies.session),
+            remember_cookie: cookie(&state.cookies.remember),
+            trusted_cookie: cookie(&state.cookies.trusted),
+            browser: Mutex::new(browser),
+            client,
+            state,
+            resolved: OnceCell::new(),
+            outgoing: Mutex::new(Vec::new()),
+        };
+        RequestContext {
+            inner: Arc::new(inner),
+        }
+    }
+
     pub fn client(&self) -> &ClientInfo {
         &self.inner.client
     }
@@ -44,6 +71,45 @@ impl RequestContext {
     /// The remember-me cookie this request carried, if any.
     pub fn remember_cookie(&self) -> Option<&str> {
         self.inner.remember_cookie.as_deref()
+    }
+
+    /// The trusted-device cookie this request carried, if any.
+    pub fn trusted_cookie(&self) -> Option<&str> {
+        self.inner.trusted_cookie.as_deref()
+    }
+
+    /// This browser's cookie value, creating it (and queueing its Set-Cookie) if the request
+    /// had none. Used where a flow is started or a sign-in is recorded.
+    pub fn ensure_browser(&self) -> String {
+        let mut slot = self.inner.browser.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(v) = slot.as_ref() {
+            return v.clone();
+        }
+        let value = tsuzuki_core::token::SecretToken::generate().encode();
+        self.set_cookie(self.inner.state.cookies.set_browser(&value));
+        *slot = Some(value.clone());
+        value
+    }
+
+    /// This browser's cookie value as the request carried it.
+    pub fn browser_cookie(&self) -> Option<String> {
+        self.inner
+            .browser
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// The client, with the browser cookie's hash (which may have been created since the
+    /// request arrived).
+    pub fn client_with_browser(&self) -> ClientInfo {
+        let mut client = self.inner.client.clone();
+        client.browser = self
+            .browser_cookie()
+            .as_deref()
+            .and_then(tsuzuki_core::token::SecretToken::parse)
+            .map(|t| t.hash());
+        client
     }
 
     /// The session cookie this request carried, if any.
@@ -121,19 +187,8 @@ pub async fn with_context(
     mut request: Request,
     next: Next,
 ) -> Response {
-    let headers = request.headers();
     let peer = request.extensions().get::<PeerAddr>().map(|p| p.0.ip());
-    let inner = Inner {
-        session_cookie: read_cookie(headers, &state.cookies.session).map(str::to_string),
-        remember_cookie: read_cookie(headers, &state.cookies.remember).map(str::to_string),
-        client: client_info(headers, peer, &state.config.trusted_proxies),
-        state,
-        resolved: OnceCell::new(),
-        outgoing: Mutex::new(Vec::new()),
-    };
-    let ctx = RequestContext {
-        inner: Arc::new(inner),
-    };
+    let ctx = RequestContext::new(state, request.headers(), peer);
     request.extensions_mut().insert(ctx.clone());
     let mut response = next.run(request).await;
     let outgoing =
@@ -159,18 +214,7 @@ impl FromRequestParts<AppState> for Ctx {
             // Not behind the middleware (should not happen): a context that resolves on its own.
             None => {
                 let peer = parts.extensions.get::<PeerAddr>().map(|p| p.0.ip());
-                RequestContext {
-                    inner: Arc::new(Inner {
-                        session_cookie: read_cookie(&parts.headers, &state.cookies.session)
-                            .map(str::to_string),
-                        remember_cookie: read_cookie(&parts.headers, &state.cookies.remember)
-                            .map(str::to_string),
-                        client: client_info(&parts.headers, peer, &state.config.trusted_proxies),
-                        state: state.clone(),
-                        resolved: OnceCell::new(),
-                        outgoing: Mutex::new(Vec::new()),
-                    }),
-                }
+                RequestContext::new(state.clone(), &parts.headers, peer)
             }
         };
         Ok(Ctx(ctx))

@@ -15,8 +15,17 @@ pub struct CookieSettings {
     pub session: String,
     pub remember: String,
     pub csrf: String,
+    /// A random per-browser value: binds sign-in flows to the browser that started them and
+    /// recognises a browser seen before (S7, S10). Not a credential by itself.
+    pub browser: String,
+    /// "Trust this device" (S3): skips the second factor, never the password.
+    pub trusted: String,
     secure: bool,
 }
+
+/// The browser cookie lives a year: flows must survive a browser restart, and the login history
+/// recognises the browser for as long.
+pub const BROWSER_MAX_AGE: u64 = 365 * 86_400;
 
 impl CookieSettings {
     pub fn new(base_name: &str, remember_name: &str, https: bool) -> Self {
@@ -25,6 +34,8 @@ impl CookieSettings {
             session: format!("{prefix}{base_name}"),
             remember: format!("{prefix}{remember_name}"),
             csrf: format!("{prefix}tsuzuki_csrf"),
+            browser: format!("{prefix}tsuzuki_browser"),
+            trusted: format!("{prefix}tsuzuki_trusted"),
             secure: https,
         }
     }
@@ -63,6 +74,20 @@ impl CookieSettings {
     /// auth host's own pages.
     pub fn set_csrf(&self, value: &str) -> HeaderValue {
         self.build(&self.csrf, value, "Strict", None)
+    }
+
+    /// The browser cookie. Lax: a flow's URL opened from a mail or a bookmark must find it.
+    pub fn set_browser(&self, value: &str) -> HeaderValue {
+        self.build(&self.browser, value, "Lax", Some(BROWSER_MAX_AGE))
+    }
+
+    /// The trusted-device cookie. Strict (SEC-19): only the auth host's own sign-in form needs it.
+    pub fn set_trusted(&self, value: &str, max_age: u64) -> HeaderValue {
+        self.build(&self.trusted, value, "Strict", Some(max_age))
+    }
+
+    pub fn clear_trusted(&self) -> HeaderValue {
+        self.build(&self.trusted, "", "Strict", Some(0))
     }
 
     /// The language preference (not a secret; one year).

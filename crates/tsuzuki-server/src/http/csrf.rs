@@ -40,6 +40,11 @@ impl CsrfTokens {
         self.mac(b"then:", &data)
     }
 
+    /// Forms of a sign-in flow: bound to the flow (whose requests also need the browser cookie).
+    pub fn for_flow(&self, flow_id_hash: &TokenHash) -> String {
+        self.mac(b"f:", &flow_id_hash.0)
+    }
+
     pub fn for_anonymous(&self, cookie_value: &str) -> String {
         self.mac(b"a:", cookie_value.as_bytes())
     }

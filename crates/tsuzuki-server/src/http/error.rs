@@ -282,6 +282,23 @@ mod tests {
             "request_timeout",
             "header_too_large",
             "internal",
+            "flow_not_found",
+            "flow_expired",
+            "flow_completed",
+            "flow_locked",
+            "flow_conflict",
+            "code_invalid",
+            "code_expired",
+            "code_attempts_exceeded",
+            "code_not_sent",
+            "code_already_used",
+            "resend_cooldown",
+            "resend_daily_cap",
+            "method_unavailable",
+            "code_send_failed",
+            "too_many_attempts",
+            "factor_name_invalid",
+            "phone_invalid",
         ] {
             for lang in [Lang::En, Lang::Ja] {
                 assert!(lang.has(&format!("error-{code}")), "{code} {lang:?}");

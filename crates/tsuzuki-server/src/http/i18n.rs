@@ -20,6 +20,21 @@ fluent_templates::static_loader! {
 /// Name of the cookie that remembers the visible language switch.
 pub const LANG_COOKIE: &str = "tsuzuki_lang";
 
+/// Every placeholder name the catalogues use. Templates pass only these to `t`, and the
+/// catalogue test resolves every message with all of them.
+pub const ARG_NAMES: [&str; 10] = [
+    "email",
+    "seconds",
+    "days",
+    "device",
+    "min",
+    "max",
+    "attempts",
+    "count",
+    "target",
+    "identifier",
+];
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Lang {
     En,
@@ -67,10 +82,18 @@ impl Lang {
     }
 
     /// The message for `key` with named arguments.
+    /// `key` with placeholders filled from `args`.
     pub fn t_args(self, key: &str, args: &[(&'static str, String)]) -> String {
+        // Whole numbers go in as numbers, so that plural selectors (`[one]`) can match them.
         let map: HashMap<Cow<'static, str>, FluentValue<'_>> = args
             .iter()
-            .map(|(k, v)| (Cow::Borrowed(*k), FluentValue::from(v.clone())))
+            .map(|(k, v)| {
+                let value = match v.parse::<i64>() {
+                    Ok(n) => FluentValue::from(n),
+                    Err(_) => FluentValue::from(v.clone()),
+                };
+                (Cow::Borrowed(*k), value)
+            })
             .collect();
         LOCALES
             .try_lookup_with_args(self.id(), key, &map)
@@ -80,17 +103,10 @@ impl Lang {
     /// Whether the catalogue has `key` in this language.
     pub fn has(self, key: &str) -> bool {
         // Messages with placeholders only resolve with their arguments; offer every one in use.
-        let args: HashMap<Cow<'static, str>, FluentValue<'_>> = [
-            ("email", "x"),
-            ("seconds", "1"),
-            ("days", "1"),
-            ("device", "x"),
-            ("min", "1"),
-            ("max", "1"),
-        ]
-        .into_iter()
-        .map(|(k, v)| (Cow::Borrowed(k), FluentValue::from(v)))
-        .collect();
+        let args: HashMap<Cow<'static, str>, FluentValue<'_>> = ARG_NAMES
+            .into_iter()
+            .map(|k| (Cow::Borrowed(k), FluentValue::from("1")))
+            .collect();
         LOCALES
             .try_lookup_with_args(self.id(), key, &args)
             .is_some()

@@ -11,10 +11,12 @@ pub mod context;
 pub mod cookies;
 pub mod csrf;
 pub mod error;
+pub mod flows;
 pub mod forward_auth;
 pub mod i18n;
 pub mod ops;
 pub mod pages;
+pub mod security;
 pub mod templates;
 
 use crate::account::Account;
@@ -78,6 +80,10 @@ pub struct Services {
     pub templates: Arc<Templates>,
     pub remember: RememberMe,
     pub account: Account,
+    pub sms: Arc<dyn crate::courier::SmsSender>,
+    pub flows: crate::flows::Flows,
+    pub factors: crate::factors::Factors,
+    pub history: crate::history::LoginHistory,
 }
 
 impl AppState {
@@ -159,6 +165,39 @@ pub fn router(state: AppState) -> Router {
             "/account/reauth",
             get(account::reauth_page).post(account::reauth_submit),
         )
+        .route("/sign-in/flow/{id}", get(flows::page))
+        .route("/sign-in/flow/{id}/verify", post(flows::page_verify))
+        .route("/sign-in/flow/{id}/resend", post(flows::page_resend))
+        .route("/sign-in/flow/{id}/method", post(flows::page_method))
+        .route("/api/flows/{id}", get(flows::api_get))
+        .route("/api/flows/{id}/verify", post(flows::api_verify))
+        .route("/api/flows/{id}/resend", post(flows::api_resend))
+        .route("/api/flows/{id}/method", post(flows::api_method))
+        .route("/account/security", get(security::page))
+        .route("/account/security/totp", post(security::totp_begin_submit))
+        .route("/account/security/totp/{id}", get(security::totp_page))
+        .route(
+            "/account/security/totp/{id}/confirm",
+            post(security::totp_confirm_submit),
+        )
+        .route(
+            "/account/security/code-factor",
+            post(security::code_factor_submit),
+        )
+        .route("/account/security/remove", post(security::remove_submit))
+        .route(
+            "/account/security/recovery-codes",
+            post(security::recovery_codes_submit),
+        )
+        .route("/api/factors", get(security::api_list))
+        .route("/api/factors/totp", post(security::api_totp_begin))
+        .route(
+            "/api/factors/totp/{id}/confirm",
+            post(security::api_totp_confirm),
+        )
+        .route("/api/factors/code", post(security::api_code_factor))
+        .route("/api/factors/{id}/remove", post(security::api_remove))
+        .route("/api/recovery-codes", post(security::api_recovery_codes))
         .route("/api/devices", get(account::api_devices))
         .route("/api/devices/revoke", post(account::api_revoke_device))
         .route(

@@ -1,6 +1,7 @@
 //! Server-rendered pages: sign-in, account, sign-out, language switch, privacy. They work without
 //! JavaScript; every form carries a CSRF token.
 
+use super::api::SignInOutcome;
 use super::context::Ctx;
 use super::csrf::CsrfTokens;
 use super::error::{AppError, Rendered, messages};
@@ -30,6 +31,8 @@ pub async fn index(Ctx(ctx): Ctx) -> Response {
 pub struct SignInQuery {
     return_to: Option<String>,
     signed_out: Option<String>,
+    /// The identifier to fill in: a restarted flow keeps what the person typed (S7).
+    email: Option<String>,
 }
 
 pub async fn sign_in_page(
@@ -45,9 +48,10 @@ pub async fn sign_in_page(
     }
     let lang = request_lang(&headers);
     let notice = q.signed_out.map(|_| lang.t("sign-in-signed-out"));
+    let email: String = q.email.unwrap_or_default().chars().take(320).collect();
     let form = SignInView {
         return_to: &return_to,
-        email: "",
+        email: email.trim(),
         remember: false,
         notice,
         error: None,
@@ -137,11 +141,23 @@ pub async fn sign_in_submit(
     }
     let return_to = safe_return_path(form.return_to.as_deref(), HOME);
     let remember = form.remember.is_some();
-    match super::api::complete_sign_in(&state, &ctx, &form.email, form.password, remember).await {
-        Ok(_) => Ok(Redirect::to(&return_to).into_response()),
-        Err(e) => {
-            let (status, error) = sign_in_error(e);
-            if status == StatusCode::SERVICE_UNAVAILABLE {
+    let outcome = super::api::password_sign_in(
+        &state,
+        &ctx,
+        &form.email,
+        form.password,
+        remember,
+        &return_to,
+    )
+    .await;
+    match outcome {
+        Ok(SignInOutcome::SignedIn(_)) => Ok(Redirect::to(&return_to).into_response()),
+        Ok(SignInOutcome::SecondFactor { flow_id, .. }) => {
+            Ok(Redirect::to(&super::flows::flow_path(&flow_id)).into_response())
+        }
+        Err(error) => {
+            let status = error.status;
+            if status == StatusCode::SERVICE_UNAVAILABLE || status.is_server_error() {
                 return Err(error);
             }
             // Credentials problems re-show the form (email and checkbox kept, never the password).

@@ -31,6 +31,23 @@ impl Templates {
                 include_str!("../../templates/password.html"),
             ),
             ("reauth.html", include_str!("../../templates/reauth.html")),
+            ("flow.html", include_str!("../../templates/flow.html")),
+            (
+                "flow_ended.html",
+                include_str!("../../templates/flow_ended.html"),
+            ),
+            (
+                "security.html",
+                include_str!("../../templates/security.html"),
+            ),
+            (
+                "totp_enrol.html",
+                include_str!("../../templates/totp_enrol.html"),
+            ),
+            (
+                "recovery_codes.html",
+                include_str!("../../templates/recovery_codes.html"),
+            ),
         ] {
             env.add_template(name, source)
                 .expect("built-in templates parse");
@@ -48,17 +65,16 @@ impl Templates {
         ctx: Value,
     ) -> Result<String, AppError> {
         let t = Value::from_function(move |key: &str, kwargs: Kwargs| -> String {
-            let args: Vec<(&'static str, String)> =
-                ["email", "seconds", "days", "device", "min", "max"]
-                    .into_iter()
-                    .filter_map(|k| {
-                        kwargs
-                            .get::<Option<String>>(k)
-                            .ok()
-                            .flatten()
-                            .map(|v| (k, v))
-                    })
-                    .collect();
+            let args: Vec<(&'static str, String)> = super::i18n::ARG_NAMES
+                .into_iter()
+                .filter_map(|k| {
+                    kwargs
+                        .get::<Option<Value>>(k)
+                        .ok()
+                        .flatten()
+                        .map(|v| (k, v.to_string()))
+                })
+                .collect();
             if args.is_empty() {
                 lang.t(key)
             } else {

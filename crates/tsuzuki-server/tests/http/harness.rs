@@ -9,7 +9,7 @@ use tsuzuki_core::clock::{ManualClock, Timestamp};
 use tsuzuki_core::token::public_id;
 use tsuzuki_server::app::Application;
 use tsuzuki_server::config::load_from;
-use tsuzuki_server::courier::Outbox;
+use tsuzuki_server::courier::{Courier, Outbox, SmsOutbox, SmsSender};
 use tsuzuki_server::http::AppState;
 use tsuzuki_server::secrets::SecretKey;
 use tsuzuki_store::NewUser;
@@ -24,8 +24,12 @@ pub struct TestApp {
     pub http: reqwest::Client,
     /// Messages the server sent (security notifications).
     pub outbox: Outbox,
+    /// Text messages the server sent (when no SMS webhook is configured).
+    pub sms: SmsOutbox,
     db: Option<TestDatabase>,
-    _dir: TempDir,
+    /// The full configuration text, kept for [`TestApp::restart`].
+    toml: String,
+    dir: TempDir,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<()>>,
 }
@@ -40,17 +44,77 @@ pub async fn spawn_app(kind: Kind, extra_toml: &str) -> Option<TestApp> {
         dir.0.display().to_string(),
         db.url,
     );
-    let config = load_from(Some(&toml), std::iter::empty())
-        .unwrap_or_else(|e| panic!("test config invalid: {e:?}"));
     let clock = Arc::new(ManualClock::new(Timestamp(1_800_000_000)));
     let outbox = Outbox::default();
-    let app = Application::build_with(
-        config,
-        clock.clone(),
-        SecretKey::ephemeral(),
-        Arc::new(outbox.clone()),
-    )
-    .await
+    let sms = SmsOutbox::default();
+    let (state, base, stop, server) = start(&toml, &dir, &clock, &outbox, &sms).await;
+    Some(TestApp {
+        base,
+        clock,
+        state,
+        http: client(),
+        outbox,
+        sms,
+        db: Some(db),
+        toml,
+        dir,
+        stop: Some(stop),
+        server: Some(server),
+    })
+}
+
+/// A client like the harness's: no redirects followed, no cookie store.
+pub fn client() -> reqwest::Client {
+    tsuzuki_server::courier::sms::install_crypto_provider();
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap()
+}
+
+/// A client with a cookie jar: a browser, for tests that follow what a person's browser keeps.
+pub fn browser() -> reqwest::Client {
+    tsuzuki_server::courier::sms::install_crypto_provider();
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .cookie_store(true)
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap()
+}
+
+type Started = (
+    AppState,
+    String,
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<()>,
+);
+
+/// Build and run a server. The key lives in the data directory (as in production), so a
+/// restarted server can still check the codes and flows of the one before.
+async fn start(
+    toml: &str,
+    dir: &TempDir,
+    clock: &Arc<ManualClock>,
+    outbox: &Outbox,
+    sms: &SmsOutbox,
+) -> Started {
+    let config = load_from(Some(toml), std::iter::empty())
+        .unwrap_or_else(|e| panic!("test config invalid: {e:?}"));
+    let key = SecretKey::load_or_create(&dir.0).expect("secret key");
+    let courier: Arc<dyn Courier> = Arc::new(outbox.clone());
+    let app = if config.sms.is_some() || config.mail.is_some() {
+        // Real senders as configured (SMTP, webhook); the outboxes stay empty.
+        let courier = match &config.mail {
+            Some(mail) => Arc::new(tsuzuki_server::courier::SmtpCourier::new(mail).unwrap()),
+            None => courier,
+        };
+        Application::build_with(config, clock.clone(), key, courier).await
+    } else {
+        let sms: Arc<dyn SmsSender> = Arc::new(sms.clone());
+        Application::build_with_senders(config, clock.clone(), key, courier, sms).await
+    }
     .expect("build app");
     let base = format!("http://{}", app.addr());
     let state = app.state.clone();
@@ -58,22 +122,7 @@ pub async fn spawn_app(kind: Kind, extra_toml: &str) -> Option<TestApp> {
     let server = tokio::spawn(app.run(async {
         let _ = stopped.await;
     }));
-    let http = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(Duration::from_secs(30))
-        .build()
-        .unwrap();
-    Some(TestApp {
-        base,
-        clock,
-        state,
-        http,
-        outbox,
-        db: Some(db),
-        _dir: dir,
-        stop: Some(stop),
-        server: Some(server),
-    })
+    (state, base, stop, server)
 }
 
 impl TestApp {
@@ -168,14 +217,30 @@ impl TestApp {
         self.clock.advance(Duration::from_secs(secs));
     }
 
-    /// Stop the server and drop the database.
-    pub async fn finish(mut self) {
+    /// Stop the server and start a new one on the same database, key and clock (a restart).
+    /// The address changes: clients must use [`TestApp::url`] afresh.
+    pub async fn restart(&mut self) {
+        self.stop_server().await;
+        let (state, base, stop, server) =
+            start(&self.toml, &self.dir, &self.clock, &self.outbox, &self.sms).await;
+        self.state = state;
+        self.base = base;
+        self.stop = Some(stop);
+        self.server = Some(server);
+    }
+
+    async fn stop_server(&mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
         if let Some(server) = self.server.take() {
             let _ = tokio::time::timeout(Duration::from_secs(30), server).await;
         }
+    }
+
+    /// Stop the server and drop the database.
+    pub async fn finish(mut self) {
+        self.stop_server().await;
         if let Some(db) = self.db.take() {
             db.drop_database().await;
         }

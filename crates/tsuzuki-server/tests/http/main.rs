@@ -3,12 +3,16 @@
 
 mod account;
 mod admin;
+mod flows;
 mod harness;
 mod input;
+mod messaging;
 mod outage;
 mod pages;
 mod remember;
 mod sessions;
+mod sms_sink;
+mod smtp_sink;
 mod throttle;
 
 /// Generate one test per backend for each named async fn taking `tsuzuki_store::testing::Kind`.

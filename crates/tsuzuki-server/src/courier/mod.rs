@@ -1,8 +1,16 @@
-//! Sending messages to people (security notifications now; codes with the sign-in flows).
+//! Sending messages to people: mail ([`Courier`]) and text messages ([`sms::SmsSender`]) carrying
+//! sign-in codes and security notices.
 //!
-//! The default courier writes a log line with the recipient and subject only — never the body,
-//! which will carry codes and links. Tests use [`Outbox`] to read what was sent. An SMTP courier
-//! arrives with the sign-in flows issue.
+//! Real delivery: [`smtp::SmtpCourier`] (SMTP, `[mail]`) and [`sms::WebhookSms`] (an HTTP webhook
+//! of an SMS provider, `[sms]`). Without configuration, [`LogCourier`] and [`sms::LogSms`] write a
+//! log line naming the recipient and subject only — never the body, which carries codes and
+//! links. Tests read what was sent from [`Outbox`] and [`sms::SmsOutbox`].
+
+pub mod sms;
+pub mod smtp;
+
+pub use sms::{LogSms, Sms, SmsOutbox, SmsSender, WebhookSms};
+pub use smtp::SmtpCourier;
 
 use async_trait::async_trait;
 use std::sync::{Arc, Mutex};
