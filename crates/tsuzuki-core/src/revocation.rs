@@ -44,6 +44,8 @@ pub struct Revokes {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SecurityEvent {
     PasswordChanged,
+    /// "Forgot password" completed (issue #4 item 8): nobody is signed in to keep.
+    PasswordReset,
     SecondFactorChanged,
     SignOutEverywhere,
     SuspiciousSignIn,
@@ -52,8 +54,9 @@ pub enum SecurityEvent {
 }
 
 impl SecurityEvent {
-    pub const ALL: [SecurityEvent; 6] = [
+    pub const ALL: [SecurityEvent; 7] = [
         SecurityEvent::PasswordChanged,
+        SecurityEvent::PasswordReset,
         SecurityEvent::SecondFactorChanged,
         SecurityEvent::SignOutEverywhere,
         SecurityEvent::SuspiciousSignIn,
@@ -64,6 +67,7 @@ impl SecurityEvent {
     pub fn name(self) -> &'static str {
         match self {
             SecurityEvent::PasswordChanged => "password_changed",
+            SecurityEvent::PasswordReset => "password_reset",
             SecurityEvent::SecondFactorChanged => "second_factor_changed",
             SecurityEvent::SignOutEverywhere => "sign_out_everywhere",
             SecurityEvent::SuspiciousSignIn => "suspicious_sign_in",
@@ -78,6 +82,9 @@ impl SecurityEvent {
         let (sessions, remembered, trusted_devices) = match self {
             // SEC-39: other sessions and every remembered device; the person keeps working here.
             SecurityEvent::PasswordChanged => (Others, All, All),
+            // SEC-39 "reset: also the current session": every session, remembered device and
+            // trusted device ends, the one the reset was made from included.
+            SecurityEvent::PasswordReset => (All, All, All),
             // SEC-40: as a password change.
             SecurityEvent::SecondFactorChanged => (Others, All, All),
             // The person may keep the current device; the page offers that choice.
@@ -142,6 +149,15 @@ mod tests {
             (pw.sessions, pw.remembered),
             (Scope::Others, Scope::All),
             "SEC-39"
+        );
+        assert_eq!(
+            p.get(SecurityEvent::PasswordReset),
+            Revokes {
+                sessions: Scope::All,
+                remembered: Scope::All,
+                trusted_devices: Scope::All,
+            },
+            "SEC-39: a reset also ends the current session"
         );
         assert_eq!(
             p.get(SecurityEvent::AccountDisabled).sessions,

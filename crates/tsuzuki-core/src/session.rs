@@ -298,8 +298,9 @@ mod tests {
 }
 
 /// Is this session's authentication fresh and strong enough for a sensitive operation (R12,
-/// SEC-65, SEC-66)? A session restored from a remember-me token never is; otherwise a password
-/// must have been presented within `window` of `now`.
+/// SEC-65, SEC-66)? A session restored from a remember-me token never is, nor one whose second
+/// factor a trusted device skipped (SEC-31: trust skips a step at sign-in, it proves nothing);
+/// otherwise a password must have been presented within `window` of `now`.
 pub fn recent_enough(
     methods: &[AuthMethod],
     remembered: bool,
@@ -309,6 +310,7 @@ pub fn recent_enough(
 ) -> bool {
     !remembered
         && methods.contains(&AuthMethod::Password)
+        && !methods.contains(&AuthMethod::TrustedDevice)
         && now >= auth_time
         && now < auth_time.plus(window)
 }
@@ -347,5 +349,22 @@ mod step_up_tests {
             !recent_enough(&pwd, false, Timestamp(2000), w, Timestamp(1000)),
             "auth in the future"
         );
+        assert!(
+            !recent_enough(
+                &[AuthMethod::Password, AuthMethod::TrustedDevice],
+                false,
+                Timestamp(1000),
+                w,
+                Timestamp(1001)
+            ),
+            "SEC-31, SEC-66: a skipped second factor is not a fresh one"
+        );
+        assert!(recent_enough(
+            &[AuthMethod::Password, AuthMethod::Totp],
+            false,
+            Timestamp(1000),
+            w,
+            Timestamp(1001)
+        ));
     }
 }

@@ -18,11 +18,13 @@ use tsuzuki_core::session::AuthMethod;
 use tsuzuki_core::token::SecretToken;
 use tsuzuki_store::{Store, StoreError};
 
-/// One entry of the devices page: a live session or a remembered device.
+/// One entry of the devices page: a live session, a remembered device or a trusted device.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct DeviceEntry {
-    /// `ses_…` for a session, `rem_…` for a remembered device; what revocation takes.
+    /// `ses_…` for a session, `rem_…` for a remembered device, `trd_…` for a trusted device;
+    /// what revocation takes.
     pub handle: String,
+    /// `session`, `remembered` or `trusted`.
     pub kind: &'static str,
     pub device: String,
     pub ip: String,
@@ -65,25 +67,53 @@ impl From<StoreError> for AccountError {
     }
 }
 
+/// The long-lived cookies a request carried that name "this device": its remember-me family and
+/// its trusted-device token (S3). `Option<&str>` converts to a remember cookie alone.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DeviceCookies<'a> {
+    pub remember: Option<&'a str>,
+    pub trusted: Option<&'a str>,
+}
+
+impl<'a> From<Option<&'a str>> for DeviceCookies<'a> {
+    fn from(remember: Option<&'a str>) -> Self {
+        DeviceCookies {
+            remember,
+            trusted: None,
+        }
+    }
+}
+
 impl Account {
-    /// The family handle of this browser's remember cookie, if it names one of the user's.
-    pub async fn current_device(
+    /// This device: the session, the family handle of this browser's remember cookie and the
+    /// handle of its trusted-device cookie, each only if it names one of the user's (and, for a
+    /// trusted device, a live one). Reading does not count as a use of the trusted device.
+    pub async fn current_device<'a>(
         &self,
         session: &ActiveSession,
-        remember_cookie: Option<&str>,
+        cookies: impl Into<DeviceCookies<'a>>,
     ) -> Result<CurrentDevice, StoreError> {
+        let cookies = cookies.into();
         let mut handle = session.remember_handle.clone();
         if handle.is_none()
-            && let Some(cookie) = remember_cookie.and_then(RememberCookie::parse)
+            && let Some(cookie) = cookies.remember.and_then(RememberCookie::parse)
             && let Some(family) = self.store.remember_by_selector(&cookie.selector).await?
             && family.user_id == session.user_id
         {
             handle = Some(family.handle);
         }
+        let mut trusted_handle = None;
+        if let Some(token) = cookies.trusted.and_then(SecretToken::parse)
+            && let Some(d) = self.store.trusted_device_by_hash(&token.hash()).await?
+            && d.user_id == session.user_id
+            && self.sessions.now() < d.expires_at
+        {
+            trusted_handle = Some(d.handle);
+        }
         Ok(CurrentDevice {
             session: Some(session.id_hash),
             remember_handle: handle,
-            trusted_handle: None,
+            trusted_handle,
         })
     }
 
@@ -124,11 +154,28 @@ impl Account {
                 handle: f.handle,
             });
         }
+        // Trusted devices (S3, SEC-31, SEC-38): listed with the others, their own kind. An
+        // expired one skips nothing any more and waits for the cleanup job: not listed.
+        for d in self.store.trusted_devices_of_user(&session.user_id).await? {
+            if now >= d.expires_at {
+                continue;
+            }
+            out.push(DeviceEntry {
+                current: current.trusted_handle.as_deref() == Some(d.handle.as_str()),
+                kind: "trusted",
+                device: device::describe(&d.user_agent).label(),
+                ip: d.ip.clone(),
+                first_used_at: d.created_at.0,
+                last_used_at: d.last_used_at.0,
+                expires_at: d.expires_at.0,
+                handle: d.handle,
+            });
+        }
         Ok(out)
     }
 
-    /// End one of the user's sessions or remembered devices by its handle. `NotFound` if it is
-    /// not theirs (or already gone).
+    /// End one of the user's sessions, remembered devices or trusted devices by its handle.
+    /// `NotFound` if it is not theirs (or already gone).
     pub async fn revoke_device(
         &self,
         session: &ActiveSession,
@@ -136,7 +183,18 @@ impl Account {
         client: &ClientInfo,
     ) -> Result<(), AccountError> {
         let now = self.sessions.now();
-        if handle.starts_with("rem_") {
+        let mut kind = EventKind::DeviceRevoked;
+        if handle.starts_with("trd_") {
+            // S3, SEC-38: the store deletes it only if it is this user's.
+            if !self
+                .store
+                .revoke_trusted_device(&session.user_id, handle)
+                .await?
+            {
+                return Err(AccountError::NotFound);
+            }
+            kind = EventKind::TrustedDeviceRevoked;
+        } else if handle.starts_with("rem_") {
             let owned = self
                 .store
                 .remember_of_user(&session.user_id)
@@ -161,7 +219,7 @@ impl Account {
         }
         self.audit
             .record(
-                EventKind::DeviceRevoked,
+                kind,
                 now,
                 Some(&session.user_id),
                 Some(handle),
@@ -218,19 +276,32 @@ impl Account {
         Ok(counts)
     }
 
-    /// Re-authenticate (step-up): the password again, then a new session whose authentication
-    /// is now — the old one ends (SEC-5, SEC-67) and both timers restart (SEC-10).
-    pub async fn reauthenticate(
+    /// The first part of a re-authentication (step-up, R12): the password again. An account
+    /// with a second factor then goes through a step-up flow (the caller starts it); one
+    /// without finishes with [`Account::finish_reauth`] at once.
+    pub async fn verify_again(
         &self,
         session: &ActiveSession,
         password: String,
         client: &ClientInfo,
-    ) -> Result<(SecretToken, ActiveSession), AccountError> {
-        let user = self
+    ) -> Result<tsuzuki_store::User, AccountError> {
+        Ok(self
             .signin
             .verify_known(&session.user_id, password, client)
-            .await?;
-        let (token, fresh) = self.rotate(session, &user, client).await?;
+            .await?)
+    }
+
+    /// Finish a re-authentication: a new session whose authentication is now, by `methods` —
+    /// the old one ends (SEC-5, SEC-67) and both timers restart (SEC-10).
+    pub async fn finish_reauth(
+        &self,
+        session: &ActiveSession,
+        user: &tsuzuki_store::User,
+        methods: &[AuthMethod],
+        client: &ClientInfo,
+    ) -> Result<(SecretToken, ActiveSession), AccountError> {
+        self.sessions.revoke(&session.id_hash).await?;
+        let (token, fresh) = self.sessions.create(user, methods, client).await?;
         self.audit
             .record(
                 EventKind::Reauthenticated,
@@ -238,7 +309,7 @@ impl Account {
                 Some(&user.id),
                 Some(&fresh.handle),
                 Some(client),
-                "",
+                &tsuzuki_core::session::methods_to_string(methods),
             )
             .await;
         Ok((token, fresh))
@@ -295,6 +366,8 @@ impl Account {
         Ok((token, fresh))
     }
 
+    /// A new session id after a password change, keeping how the person signed in (a second
+    /// factor they proved stays proved).
     async fn rotate(
         &self,
         old: &ActiveSession,
@@ -302,9 +375,16 @@ impl Account {
         client: &ClientInfo,
     ) -> Result<(SecretToken, ActiveSession), StoreError> {
         self.sessions.revoke(&old.id_hash).await?;
-        self.sessions
-            .create(user, &[AuthMethod::Password], client)
-            .await
+        let mut methods: Vec<AuthMethod> = old
+            .methods
+            .iter()
+            .copied()
+            .filter(|m| *m != AuthMethod::Remember)
+            .collect();
+        if !methods.contains(&AuthMethod::Password) {
+            methods.insert(0, AuthMethod::Password);
+        }
+        self.sessions.create(user, &methods, client).await
     }
 }
 

@@ -326,6 +326,36 @@ pub async fn cleanup_once(state: &AppState) {
         Err(e) => tracing::warn!(error = %e, "cleanup failed"),
     }
 
+    // Sign-in records (S3, S7, S10): flows past their hard limit plus `flows.ended_retention`,
+    // expired trusted devices, and login history older than `history.retention`.
+    match crate::operator::cleanup_flows_and_trusted(&*state.store, c.flows.ended_retention, now)
+        .await
+    {
+        Ok(done) => {
+            state
+                .metrics
+                .cleanup_deleted
+                .inc_by(done.flows + done.trusted_devices);
+            if done.flows + done.trusted_devices > 0 {
+                tracing::info!(
+                    flows = done.flows,
+                    trusted_devices = done.trusted_devices,
+                    "ended flows and expired trusted devices deleted"
+                );
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "flow and trusted-device cleanup failed"),
+    }
+    match state.history.prune().await {
+        Ok(n) => {
+            state.metrics.cleanup_deleted.inc_by(n);
+            if n > 0 {
+                tracing::info!(sign_ins = n, "old login history deleted");
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "login history cleanup failed"),
+    }
+
     // The feed must outlive the slowest poller by far; an hour is ample for a sub-second poll.
     let _ = state
         .store

@@ -26,6 +26,49 @@ pub struct LoginHistory {
     pub not_me: crate::not_me::NotMeLinks,
 }
 
+/// Most entries `GET /api/history` and the history page show.
+pub const MAX_ENTRIES: i64 = 200;
+
+/// One attempt as the person sees it in their history (S10): when, how, what came of it, from
+/// where. Never a token, a browser hash or another account's entry.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct HistoryEntry {
+    /// Unix seconds.
+    pub at: i64,
+    /// Method codes: `pwd`, `email`, `sms`, `totp`, `recovery`, `trusted`, or `code` for a
+    /// second-factor answer that was wrong.
+    pub methods: Vec<String>,
+    /// `success`, `wrong_password`, `wrong_code`, …
+    pub outcome: String,
+    pub ip: String,
+    /// "Firefox 132 on Linux".
+    pub device: String,
+    /// Signed in from a device and network never seen for the account.
+    pub new_device: bool,
+    /// Flagged by the suspicious-sign-in rules.
+    pub suspicious: bool,
+}
+
+impl HistoryEntry {
+    fn of(r: SignInRecord) -> Self {
+        HistoryEntry {
+            at: r.created_at.0,
+            // Successes store the session's methods (`pwd,email`), failures the step (`pwd+code`).
+            methods: r
+                .methods
+                .split([',', '+'])
+                .filter(|m| !m.is_empty())
+                .map(str::to_string)
+                .collect(),
+            outcome: r.outcome,
+            device: device::describe(&r.user_agent).label(),
+            ip: r.ip,
+            new_device: r.new_device,
+            suspicious: r.suspicious,
+        }
+    }
+}
+
 fn record(
     user_id: &str,
     now: Timestamp,
@@ -102,10 +145,42 @@ impl LoginHistory {
         Ok(assessment)
     }
 
-    /// Delete history older than the retention period, in small batches.
+    /// The account's own history, newest first, within the retention period (entries older
+    /// than that are gone or about to be).
+    pub async fn of_user(
+        &self,
+        user_id: &str,
+        limit: i64,
+    ) -> Result<Vec<HistoryEntry>, StoreError> {
+        let oldest = self.retention_start();
+        Ok(self
+            .store
+            .sign_ins_of_user(user_id, limit.clamp(1, MAX_ENTRIES))
+            .await?
+            .into_iter()
+            .filter(|r| r.created_at >= oldest)
+            .map(HistoryEntry::of)
+            .collect())
+    }
+
+    fn retention_start(&self) -> Timestamp {
+        Timestamp(self.clock.now().0 - self.retention.as_secs() as i64)
+    }
+
+    /// Delete history older than the retention period, in small batches (letting live traffic
+    /// in between). Returns how many entries went.
     pub async fn prune(&self) -> Result<u64, StoreError> {
-        let before = Timestamp(self.clock.now().0 - self.retention.as_secs() as i64);
-        self.store.prune_sign_ins(before, 1000).await
+        const BATCH: i64 = 1000;
+        let before = self.retention_start();
+        let mut total = 0;
+        loop {
+            let n = self.store.prune_sign_ins(before, BATCH).await?;
+            total += n;
+            if n < BATCH as u64 {
+                return Ok(total);
+            }
+            tokio::task::yield_now().await;
+        }
     }
 }
 

@@ -14,6 +14,7 @@ pub mod metrics;
 pub mod not_me;
 pub mod operator;
 pub mod passwords;
+pub mod recovery;
 pub mod remember;
 pub mod secrets;
 pub mod sessions;

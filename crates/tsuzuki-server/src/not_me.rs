@@ -2,11 +2,16 @@
 //! and valid for a week. Using one ends every session, remembered device and trusted device of
 //! the account; using it twice does no more harm than once.
 
+use crate::audit::{Audit, ClientInfo};
+use crate::remember::{CurrentDevice, RememberMe};
 use data_encoding::BASE64URL_NOPAD;
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 use tsuzuki_core::clock::Timestamp;
+use tsuzuki_core::events::EventKind;
+use tsuzuki_core::revocation::{Revokes, Scope, SecurityEvent};
+use tsuzuki_store::StoreError;
 
 /// How long a link in a notice works.
 pub const LINK_LIFETIME_SECS: i64 = 7 * 86_400;
@@ -55,6 +60,57 @@ impl NotMeLinks {
     }
 }
 
+/// What a report ended.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Reported {
+    pub sessions: u64,
+    pub remembered: u64,
+}
+
+/// The revocations of a report: the table's `sign_out_everywhere` row with no device kept — a
+/// scope of `others` becomes `all` (there is no "current device" to keep: the person may be
+/// reading the mail anywhere), and `none` stays what the operator chose.
+pub fn report_revokes(sign_out_everywhere: Revokes) -> Revokes {
+    let all = |scope: Scope| match scope {
+        Scope::None => Scope::None,
+        _ => Scope::All,
+    };
+    Revokes {
+        sessions: all(sign_out_everywhere.sessions),
+        remembered: all(sign_out_everywhere.remembered),
+        trusted_devices: all(sign_out_everywhere.trusted_devices),
+    }
+}
+
+/// "This wasn't me" (S10): end every session, remembered device and trusted device of the
+/// account and record the report. The caller sends the person on to a password reset.
+pub async fn report(
+    remember: &RememberMe,
+    audit: &Audit,
+    user_id: &str,
+    client: &ClientInfo,
+    now: Timestamp,
+) -> Result<Reported, StoreError> {
+    let revokes = report_revokes(remember.revocation.get(SecurityEvent::SignOutEverywhere));
+    let (sessions, remembered) = remember
+        .apply_revokes(revokes, user_id, &CurrentDevice::default())
+        .await?;
+    audit
+        .record(
+            EventKind::NotMeReported,
+            now,
+            Some(user_id),
+            None,
+            Some(client),
+            &format!("sessions={sessions} remembered={remembered}"),
+        )
+        .await;
+    Ok(Reported {
+        sessions,
+        remembered,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -91,5 +147,25 @@ mod tests {
         );
         assert_eq!(links.verify(payload, Timestamp(1000)), None);
         assert_eq!(links.verify("", Timestamp(1000)), None);
+    }
+
+    #[test]
+    fn a_report_keeps_no_device() {
+        let default = report_revokes(SecurityEvent::SignOutEverywhere.default_revokes());
+        assert_eq!(
+            default,
+            Revokes {
+                sessions: Scope::All,
+                remembered: Scope::All,
+                trusted_devices: Scope::All,
+            }
+        );
+        let tuned = report_revokes(Revokes {
+            sessions: Scope::Others,
+            remembered: Scope::All,
+            trusted_devices: Scope::None,
+        });
+        assert_eq!(tuned.sessions, Scope::All, "no current device to keep");
+        assert_eq!(tuned.trusted_devices, Scope::None, "the operator's choice");
     }
 }

@@ -105,6 +105,8 @@ pub async fn revoke_user(
     let user = find_user(store, email).await?;
     let sessions = store.revoke_user_sessions(&user.id, None, now).await?;
     let remembered = store.revoke_user_remember(&user.id, None).await?;
+    // SEC-31: an operator's sign-out leaves no way to skip the second factor either.
+    store.revoke_user_trusted_devices(&user.id, None).await?;
     Ok(Ended {
         sessions,
         remembered,
@@ -157,4 +159,41 @@ pub async fn cleanup(
         tokio::task::yield_now().await;
     }
     Ok(ended)
+}
+
+/// What the cleanup of sign-in records deleted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct SignInCleanup {
+    pub flows: u64,
+    pub trusted_devices: u64,
+}
+
+/// Delete sign-in flows past their hard limit by more than `ended_retention` (until then their
+/// URL still says "expired" and offers the restart, S7) and trusted devices past their
+/// lifetime (S3), in small batches.
+pub async fn cleanup_flows_and_trusted(
+    store: &dyn Store,
+    ended_retention: std::time::Duration,
+    now: Timestamp,
+) -> Result<SignInCleanup, OperatorError> {
+    const BATCH: i64 = 500;
+    let mut done = SignInCleanup::default();
+    let ended_before = now.minus(ended_retention);
+    loop {
+        let n = store.delete_expired_flows(ended_before, BATCH).await?;
+        done.flows += n;
+        if n < BATCH as u64 {
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+    loop {
+        let n = store.delete_expired_trusted_devices(now, BATCH).await?;
+        done.trusted_devices += n;
+        if n < BATCH as u64 {
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+    Ok(done)
 }

@@ -147,7 +147,8 @@ pub trait Store: FlowStore + FactorStore + HistoryStore + Send + Sync + 'static 
         unused_before: Timestamp,
         limit: i64,
     ) -> Result<u64>;
-    /// Operator "revoke all": every session and every family of every user.
+    /// Operator "revoke all": every session, every family and every trusted device of every user.
+    /// Returns (sessions, families).
     async fn revoke_everything(&self, now: Timestamp) -> Result<(u64, u64)>;
 
     // Audit events.

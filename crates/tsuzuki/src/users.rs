@@ -33,6 +33,10 @@ pub enum UserCommand {
         #[arg(long)]
         password_stdin: bool,
     },
+    /// Remove every second factor, recovery code and trusted device of an account (a person
+    /// who lost their phone and their recovery codes, after you have checked who they are).
+    /// Every session and remembered device ends too; the next sign-in needs the password only.
+    ResetFactors { email: String },
 }
 
 pub async fn run(command: UserCommand, config: &Config) -> Result<()> {
@@ -83,6 +87,7 @@ pub async fn run(command: UserCommand, config: &Config) -> Result<()> {
             // Everything the account holds ends at once: sessions and remembered devices.
             let ended = store.revoke_user_sessions(&user.id, None, now).await?;
             let remembered = store.revoke_user_remember(&user.id, None).await?;
+            store.revoke_user_trusted_devices(&user.id, None).await?;
             Audit::new(store.clone())
                 .record(
                     EventKind::UserDisabled,
@@ -110,6 +115,7 @@ pub async fn run(command: UserCommand, config: &Config) -> Result<()> {
             // one opened (the operator's change has no "current device" to keep).
             let ended = store.revoke_user_sessions(&user.id, None, now).await?;
             store.revoke_user_remember(&user.id, None).await?;
+            store.revoke_user_trusted_devices(&user.id, None).await?;
             Audit::new(store.clone())
                 .record(
                     EventKind::PasswordChanged,
@@ -122,6 +128,34 @@ pub async fn run(command: UserCommand, config: &Config) -> Result<()> {
                 .await;
             println!(
                 "password changed for {}; {ended} session(s) ended",
+                user.email
+            );
+        }
+        UserCommand::ResetFactors { email } => {
+            let user = find(&*store, &email).await?;
+            let factors = store.factors_of_user(&user.id).await?;
+            for f in &factors {
+                store.delete_factor(&user.id, &f.id).await?;
+            }
+            store.replace_recovery_codes(&user.id, &[], now).await?;
+            let trusted = store.revoke_user_trusted_devices(&user.id, None).await?;
+            // A factor change ends what the old factors protected (R7, SEC-40).
+            let ended = store.revoke_user_sessions(&user.id, None, now).await?;
+            let remembered = store.revoke_user_remember(&user.id, None).await?;
+            Audit::new(store.clone())
+                .record(
+                    EventKind::FactorRemoved,
+                    now,
+                    Some(&user.id),
+                    None,
+                    None,
+                    "cli: all factors",
+                )
+                .await;
+            println!(
+                "removed {} factor(s), the recovery codes and {trusted} trusted device(s) of {}; \
+                 {ended} session(s) and {remembered} remembered device(s) ended",
+                factors.len(),
                 user.email
             );
         }

@@ -1159,3 +1159,100 @@ fn token_commands_end_sessions_and_remembered_devices() {
     );
     server.stop();
 }
+
+/// `user reset-factors`: the operator's way out for a person who lost both their phone and their
+/// recovery codes. Every factor, recovery code and trusted device goes, and what they protected
+/// ends (R7, SEC-40).
+#[test]
+fn reset_factors_removes_every_second_factor() {
+    use tsuzuki_core::clock::Timestamp;
+    use tsuzuki_core::flow::Method;
+    use tsuzuki_core::token::{TokenHash, public_id};
+    use tsuzuki_store::{FactorRecord, TrustedDeviceRecord};
+
+    let dir = TempDir::new("factors");
+    let alice = "alice@example.com";
+    assert!(
+        add_user(&dir, alice, "a long enough password")
+            .status
+            .success()
+    );
+    let url = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("tsuzuki-data/tsuzuki.db").display()
+    );
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let user_id = rt.block_on(async {
+        let store = tsuzuki_store::connect(&url, 1).await.unwrap();
+        let email = tsuzuki_core::email::Email::parse(alice).unwrap();
+        let user = store.user_by_email(&email).await.unwrap().unwrap();
+        for method in [Method::Totp, Method::Sms] {
+            store
+                .insert_factor(&FactorRecord {
+                    id: public_id("fac"),
+                    user_id: user.id.clone(),
+                    method,
+                    name: "x".into(),
+                    secret_sealed: None,
+                    target: Some("+819012345678".into()),
+                    last_step: None,
+                    confirmed_at: Some(Timestamp(1)),
+                    created_at: Timestamp(1),
+                    last_used_at: None,
+                })
+                .await
+                .unwrap();
+        }
+        store
+            .replace_recovery_codes(
+                &user.id,
+                &[TokenHash([1; 32]), TokenHash([2; 32])],
+                Timestamp(1),
+            )
+            .await
+            .unwrap();
+        store
+            .insert_trusted_device(&TrustedDeviceRecord {
+                token_hash: TokenHash([3; 32]),
+                handle: public_id("trd"),
+                user_id: user.id.clone(),
+                created_at: Timestamp(1),
+                last_used_at: Timestamp(1),
+                expires_at: Timestamp(i64::MAX / 2),
+                ip: "192.0.2.1".into(),
+                user_agent: "x".into(),
+            })
+            .await
+            .unwrap();
+        user.id
+    });
+    let out = run(tsuzuki(&dir, &["user", "reset-factors", alice]), "");
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        out.stdout.contains("removed 2 factor(s)") && out.stdout.contains("1 trusted device(s)"),
+        "{out:?}"
+    );
+    rt.block_on(async {
+        let store = tsuzuki_store::connect(&url, 1).await.unwrap();
+        assert!(store.factors_of_user(&user_id).await.unwrap().is_empty());
+        assert_eq!(store.recovery_codes_left(&user_id).await.unwrap(), 0);
+        assert!(
+            store
+                .trusted_devices_of_user(&user_id)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        let events = store.events_of_user(&user_id, 10).await.unwrap();
+        assert!(events.iter().any(|e| e.kind == "factor_removed"));
+    });
+    let unknown = run(
+        tsuzuki(&dir, &["user", "reset-factors", "nobody@example.com"]),
+        "",
+    );
+    assert!(!unknown.status.success());
+    assert!(unknown.stderr.contains("no account"), "{unknown:?}");
+}

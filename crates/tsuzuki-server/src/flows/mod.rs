@@ -32,6 +32,7 @@ pub enum FlowError {
     /// The flow can no longer be used; the page offers a restart with the identifier.
     Ended {
         end: FlowEnd,
+        kind: FlowKind,
         identifier: String,
         return_to: String,
     },
@@ -164,6 +165,20 @@ impl Flows {
         start: Start<'_>,
         client: &ClientInfo,
     ) -> Result<(SecretToken, FlowRecord), FlowError> {
+        self.start_for(Some(user), methods, start, client).await
+    }
+
+    /// Start a flow that may have no account: a registration (the account does not exist yet)
+    /// or a recovery for an address no account uses (issue #4 item 8). Such a flow takes the
+    /// same path as any other — a row, a code stored, one message sent — but its codes go to
+    /// `start.identifier` and never verify when no account may complete it (SEC-56).
+    pub async fn start_for(
+        &self,
+        user: Option<&User>,
+        methods: Vec<Method>,
+        start: Start<'_>,
+        client: &ClientInfo,
+    ) -> Result<(SecretToken, FlowRecord), FlowError> {
         let now = self.now();
         let id = SecretToken::generate();
         let state = FlowState::begin(start.kind, start.step, methods, &self.config.flow, now);
@@ -171,7 +186,7 @@ impl Flows {
             id_hash: id.hash(),
             binding_hash: start.browser,
             state,
-            user_id: Some(user.id.clone()),
+            user_id: user.map(|u| u.id.clone()),
             identifier: start.identifier.to_string(),
             session_hash: start.session_hash,
             remember: start.remember,
@@ -188,7 +203,7 @@ impl Flows {
             .record(
                 EventKind::FlowStarted,
                 now,
-                Some(&user.id),
+                user.map(|u| u.id.as_str()),
                 None,
                 Some(client),
                 start.kind.code(),
@@ -243,6 +258,7 @@ impl Flows {
             }
             return Err(FlowError::Ended {
                 end,
+                kind: flow.state.kind,
                 identifier: flow.identifier.clone(),
                 return_to: flow.return_to.clone(),
             });
@@ -251,11 +267,70 @@ impl Flows {
     }
 
     async fn user_of(&self, flow: &FlowRecord) -> Result<User, FlowError> {
-        let id = flow.user_id.as_deref().ok_or(FlowError::NotFound)?;
+        self.account_of(flow).await?.ok_or(FlowError::NotFound)
+    }
+
+    /// The flow's account if it has one (`None` for a registration, or a recovery of an address
+    /// no account uses); `NotFound` if it had one that is gone or disabled.
+    async fn account_of(&self, flow: &FlowRecord) -> Result<Option<User>, FlowError> {
+        let Some(id) = flow.user_id.as_deref() else {
+            return Ok(None);
+        };
         match self.store.user_by_id(id).await? {
-            Some(u) if !u.disabled => Ok(u),
+            Some(u) if !u.disabled => Ok(Some(u)),
             _ => Err(FlowError::NotFound),
         }
+    }
+
+    /// Whether a right answer to this flow's email code may move it on. False for a recovery of
+    /// an address no account uses, and for a registration of an address that has an account:
+    /// those flows look like any other, but their code never verifies (SEC-56).
+    async fn code_may_verify(&self, flow: &FlowRecord) -> Result<bool, FlowError> {
+        if flow.state.step != Step::VerifyEmail {
+            return Ok(true);
+        }
+        Ok(match flow.state.kind {
+            FlowKind::Recovery => flow.user_id.is_some(),
+            FlowKind::Registration => self.address_owner(&flow.identifier).await?.is_none(),
+            _ => true,
+        })
+    }
+
+    /// The account that uses an address, if any (disabled ones included: the address is taken).
+    async fn address_owner(&self, address: &str) -> Result<Option<User>, FlowError> {
+        match tsuzuki_core::email::Email::parse(address) {
+            Ok(email) => Ok(self.store.user_by_email(&email).await?),
+            Err(_) => Ok(None),
+        }
+    }
+
+    /// A recovery's new password (its argon2 hash in `payload`) was chosen: read the account's
+    /// second factors now — a recovery never skips one (SEC-53) — and move on, to the second
+    /// factor (sending its first code if its method sends codes) or to `Done`.
+    pub async fn pass_new_password(
+        &self,
+        mut flow: FlowRecord,
+        payload: String,
+        client: &ClientInfo,
+    ) -> Result<FlowRecord, FlowError> {
+        if flow.state.kind != FlowKind::Recovery || flow.state.step != Step::NewPassword {
+            return Err(FlowError::MethodUnavailable);
+        }
+        let user = self.user_of(&flow).await?;
+        flow.payload = payload;
+        flow.state.methods = self.methods_of(&user.id).await?;
+        flow.state.chosen = None;
+        flow.state.touch(&self.config.flow, self.now());
+        flow.state.advance();
+        let flow = self.save(flow).await?;
+        if let Some(method) = self.code_method_due(&flow) {
+            // As at the start of a flow: a code that could not be sent is offered again.
+            match self.send_code(&flow, Some(&user), method, client).await {
+                Ok(sent) => return Ok(sent),
+                Err(e) => tracing::warn!(code = e.code(), "first second-factor code not sent"),
+            }
+        }
+        Ok(flow)
     }
 
     /// Write a changed flow (compare-and-set on its version) and return it as stored.
@@ -286,7 +361,7 @@ impl Flows {
             .is_some_and(|c| c.method == method && self.now() < c.expires_at);
         if method.sends_code() && !live {
             let user = self.user_of(&flow).await?;
-            return self.send_code(&flow, &user, method, client).await;
+            return self.send_code(&flow, Some(&user), method, client).await;
         }
         Ok(flow)
     }
@@ -301,40 +376,61 @@ impl Flows {
         let method = self
             .code_method_due(&flow)
             .ok_or(FlowError::MethodUnavailable)?;
-        let user = self.user_of(&flow).await?;
-        self.send_code(&flow, &user, method, client).await
+        let user = self.account_of(&flow).await?;
+        self.send_code(&flow, user.as_ref(), method, client).await
     }
 
     async fn send_code(
         &self,
         flow: &FlowRecord,
-        user: &User,
+        user: Option<&User>,
         method: Method,
         client: &ClientInfo,
     ) -> Result<FlowRecord, FlowError> {
         let now = self.now();
         let policy = &self.config.codes;
         let day_ago = Timestamp(now.0 - 86_400);
+        // The daily cap counts per account, except for codes that prove an address (recovery,
+        // registration): those count per address, known or not, so that the cap behaves alike
+        // whether or not an account uses it (SEC-56).
+        let cap_key = match (flow.state.step, user) {
+            (Step::VerifyEmail, _) => address_key(&flow.identifier),
+            (_, Some(u)) => u.id.clone(),
+            (_, None) => return Err(FlowError::NotFound),
+        };
         let (today, oldest) = self
             .store
-            .count_events_since(&user.id, EventKind::CodeSent.as_str(), day_ago)
+            .count_events_since(&cap_key, EventKind::CodeSent.as_str(), day_ago)
             .await?;
-        let last = flow.code.as_ref().map(|c| c.sent_at);
+        // The cooldown paces codes of one method; switching method (email → SMS) is a reason
+        // to send at once. The daily cap counts them all.
+        let last = flow
+            .code
+            .as_ref()
+            .filter(|c| c.method == method)
+            .map(|c| c.sent_at);
         otp::may_send(flow.codes_sent, last, today, oldest, now, policy).map_err(|r| match r {
             otp::ResendRefusal::Cooldown { retry_after } => FlowError::Cooldown { retry_after },
             otp::ResendRefusal::DailyCap { retry_after } => FlowError::DailyCap { retry_after },
         })?;
-        let target = if flow.state.kind == FlowKind::Enrolment {
+        let delivery = if flow.state.step == Step::VerifyEmail {
+            self.address_delivery(flow, user).await?
+        } else if flow.state.kind == FlowKind::Enrolment {
             // The factor being proved is not confirmed yet: its own target, not the account's.
-            self.store
-                .factor_by_id(&flow.payload)
-                .await?
-                .filter(|f| Some(&f.user_id) == flow.user_id.as_ref())
-                .and_then(|f| f.target)
-                .ok_or(FlowError::MethodUnavailable)?
+            Delivery::Code(
+                self.store
+                    .factor_by_id(&flow.payload)
+                    .await?
+                    .filter(|f| Some(&f.user_id) == flow.user_id.as_ref())
+                    .and_then(|f| f.target)
+                    .ok_or(FlowError::MethodUnavailable)?,
+            )
         } else {
-            self.target_of(user, method).await?
+            let user = user.ok_or(FlowError::NotFound)?;
+            Delivery::Code(self.target_of(user, method).await?)
         };
+        // A code is made and stored even when a notice goes out instead: the flow then looks
+        // and behaves like any other (its code simply never verifies, `code_may_verify`).
         let code = otp::generate(policy.digits);
         let state = CodeState::new(now, policy);
         let mut next = flow.clone();
@@ -350,16 +446,43 @@ impl Flows {
         // Store first: a code that was sent but not stored would be a code that cannot work.
         let next = self.save(next).await?;
         let device = tsuzuki_core::device::describe(&client.user_agent).label();
-        let sent = match method {
-            Method::Sms => {
+        let notice = matches!(delivery, Delivery::Notice(_));
+        let mut detail = method.code().to_string();
+        let sent = match (delivery, method) {
+            (Delivery::Notice(message), _) => {
+                detail.push_str(" notice");
+                self.courier.send(message).await
+            }
+            (Delivery::Code(target), Method::Sms) => {
                 let body = messages::code_sms(&code, state.expires_at);
                 self.sms
                     .send(crate::courier::Sms { to: target, body })
                     .await
             }
-            _ => {
-                let message =
-                    messages::code_email(&target, &code, state.expires_at, &device, &client.ip);
+            (Delivery::Code(target), _) => {
+                let message = match (flow.state.step, flow.state.kind) {
+                    (Step::VerifyEmail, FlowKind::Recovery) => {
+                        crate::recovery::recovery_code_email(
+                            &target,
+                            &code,
+                            state.expires_at,
+                            &device,
+                            &client.ip,
+                        )
+                    }
+                    (Step::VerifyEmail, FlowKind::Registration) => {
+                        crate::recovery::registration_code_email(
+                            &target,
+                            &code,
+                            state.expires_at,
+                            &device,
+                            &client.ip,
+                        )
+                    }
+                    _ => {
+                        messages::code_email(&target, &code, state.expires_at, &device, &client.ip)
+                    }
+                };
                 self.courier.send(message).await
             }
         };
@@ -367,29 +490,61 @@ impl Flows {
             tracing::warn!(error = %e, method = method.code(), "code not delivered");
             return Err(FlowError::SendFailed);
         }
-        self.metrics
-            .codes_sent
-            .get_or_create(&crate::metrics::Outcome {
-                outcome: method.code(),
-            })
-            .inc();
+        if !notice {
+            self.metrics
+                .codes_sent
+                .get_or_create(&crate::metrics::Outcome {
+                    outcome: method.code(),
+                })
+                .inc();
+        }
         self.audit
             .record(
                 EventKind::CodeSent,
                 now,
-                Some(&user.id),
+                Some(&cap_key),
                 None,
                 Some(client),
-                method.code(),
+                &detail,
             )
             .await;
         Ok(next)
     }
 
+    /// What the email step of a recovery or registration sends, and to whom: a code when the
+    /// flow can complete, otherwise a notice to the address — so that every address gets one
+    /// message and the answers are the same (SEC-56).
+    async fn address_delivery(
+        &self,
+        flow: &FlowRecord,
+        user: Option<&User>,
+    ) -> Result<Delivery, FlowError> {
+        let device = tsuzuki_core::device::describe(&flow.user_agent).label();
+        Ok(match (flow.state.kind, user) {
+            (FlowKind::Registration, _) => match self.address_owner(&flow.identifier).await? {
+                Some(_) => Delivery::Notice(crate::recovery::already_registered_notice(
+                    &flow.identifier,
+                    &device,
+                    &flow.ip,
+                )),
+                None => Delivery::Code(flow.identifier.clone()),
+            },
+            (_, Some(u)) => Delivery::Code(u.email.clone()),
+            (_, None) => Delivery::Notice(crate::recovery::no_account_notice(
+                &flow.identifier,
+                &device,
+                &flow.ip,
+            )),
+        })
+    }
+
     /// Where the step's code goes, masked for display (`a•••@example.com`, `•••• 5678`).
     pub async fn masked_target(&self, flow: &FlowRecord) -> Option<String> {
         let method = match flow.state.step {
-            Step::VerifyEmail => Method::Email,
+            Step::VerifyEmail => {
+                // The address being proved, whether or not an account uses it (SEC-56).
+                return Some(crate::factors::mask_email(&flow.identifier));
+            }
             _ => flow.state.chosen.filter(|m| m.sends_code())?,
         };
         if flow.state.kind == FlowKind::Enrolment {
@@ -451,9 +606,18 @@ impl Flows {
         answer: &str,
         client: &ClientInfo,
     ) -> Result<Proved, FlowError> {
-        let user = self.user_of(&flow).await?;
+        let user = self.account_of(&flow).await?;
+        let uid = user.as_ref().map(|u| u.id.as_str());
         let now = self.now();
-        let keys = self.signin.mfa_throttle_keys(&user.id, client);
+        let proving_address = flow.state.step == Step::VerifyEmail;
+        // An address being proved is throttled per address, known or not (SEC-56); a second
+        // factor per account (SEC-46). Both per client address as well.
+        let subject = match (proving_address, &user) {
+            (true, _) => address_key(&flow.identifier),
+            (false, Some(u)) => u.id.clone(),
+            (false, None) => return Err(FlowError::NotFound),
+        };
+        let keys = self.signin.mfa_throttle_keys(&subject, client);
         if let Some(wait) = self.signin.blocked_keys(&keys, now).await? {
             return Err(FlowError::Throttled { retry_after: wait });
         }
@@ -462,10 +626,14 @@ impl Flows {
             Step::SecondFactor => flow.state.chosen.ok_or(FlowError::MethodUnavailable)?,
             _ => return Err(FlowError::MethodUnavailable),
         };
-        let result = match method {
-            Method::Totp => self.check_totp(&user, answer, client).await,
-            Method::RecoveryCode => self.check_recovery(&user, answer, client).await,
-            Method::Email | Method::Sms => self.check_code(&flow, method, answer).await,
+        let result = match (method, &user) {
+            (Method::Totp, Some(user)) => self.check_totp(user, answer, client).await,
+            (Method::RecoveryCode, Some(user)) => self.check_recovery(user, answer, client).await,
+            (Method::Totp | Method::RecoveryCode, None) => return Err(FlowError::NotFound),
+            (Method::Email | Method::Sms, _) => {
+                let may_verify = self.code_may_verify(&flow).await?;
+                self.check_code(&flow, method, answer, may_verify).await
+            }
         };
         match result {
             Ok(auth) => {
@@ -480,7 +648,7 @@ impl Flows {
                         .record(
                             EventKind::SecondFactorSucceeded,
                             now,
-                            Some(&user.id),
+                            uid,
                             None,
                             Some(client),
                             method.code(),
@@ -506,13 +674,21 @@ impl Flows {
                     .record(
                         EventKind::SecondFactorFailed,
                         now,
-                        Some(&user.id),
+                        uid,
                         None,
                         Some(client),
-                        method.code(),
+                        if proving_address {
+                            "verify_email"
+                        } else {
+                            method.code()
+                        },
                     )
                     .await;
-                self.notify_failed_factor(&user, client).await;
+                // SEC-59 is about a right password and a wrong second factor; a wrong code at
+                // an address step says nothing of the kind.
+                if let (false, Some(user)) = (proving_address, &user) {
+                    self.notify_failed_factor(user, client).await;
+                }
                 let code_left = next.code.as_ref().map_or(0, |c| {
                     self.config.codes.max_attempts.saturating_sub(c.attempts)
                 });
@@ -536,11 +712,14 @@ impl Flows {
         flow: &FlowRecord,
         method: Method,
         answer: &str,
+        may_verify: bool,
     ) -> Result<AuthMethod, Wrong> {
         let Some(code) = flow.code.as_ref().filter(|c| c.method == method) else {
             return Err(Wrong::Refused(FlowError::NoCode));
         };
-        let matches = otp::code_matches(&self.code_key, &flow.id_hash, answer, &code.hash);
+        // Compared in any case, so that a flow whose code may not verify takes as long.
+        let matches =
+            otp::code_matches(&self.code_key, &flow.id_hash, answer, &code.hash) & may_verify;
         let state = CodeState {
             sent_at: code.sent_at,
             expires_at: code.expires_at,
@@ -709,6 +888,26 @@ impl Flows {
 /// Whether the step just passed was a second factor (for the audit record).
 fn flow_is_second_factor(flow: &FlowRecord) -> bool {
     matches!(flow.state.kind, FlowKind::SignIn | FlowKind::StepUp)
+}
+
+/// What a code step sends.
+enum Delivery {
+    /// The code, to this address or number.
+    Code(String),
+    /// A notice instead of the code (an address that cannot complete the flow).
+    Notice(crate::courier::Message),
+}
+
+/// The key an address is counted under — daily code cap, wrong-code throttle — when the step
+/// proves an address rather than an account's factor: `addr:` and the first 128 bits of the
+/// SHA-256 of its normal form, so that neither table holds addresses people typed.
+pub fn address_key(address: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let normal = tsuzuki_core::email::Email::parse(address)
+        .map(|e| e.as_str().to_string())
+        .unwrap_or_else(|_| address.trim().to_lowercase());
+    let digest = Sha256::digest(normal.as_bytes());
+    format!("addr:{}", data_encoding::HEXLOWER.encode(&digest[..16]))
 }
 
 /// How an answer failed, inside this module.

@@ -20,7 +20,8 @@ use axum::{Form, Json};
 use data_encoding::BASE64URL_NOPAD;
 use minijinja::context;
 use serde::{Deserialize, Serialize};
-use tsuzuki_core::session::{Activity, recent_enough};
+use tsuzuki_core::flow::{FlowKind, Step};
+use tsuzuki_core::session::{Activity, AuthMethod, recent_enough};
 
 /// The error for an operation that needs a fresh sign-in (SEC-65).
 pub(super) fn step_up_required() -> AppError {
@@ -59,6 +60,14 @@ pub(super) async fn api_session(
         .map_err(|r| state.rejection_error(r))
 }
 
+/// The cookies that name this browser's remembered and trusted device ("this device").
+fn device_cookies(ctx: &RequestContext) -> crate::account::DeviceCookies<'_> {
+    crate::account::DeviceCookies {
+        remember: ctx.remember_cookie(),
+        trusted: ctx.trusted_cookie(),
+    }
+}
+
 /// Set the cookie of a session that replaced the current one.
 fn adopt(state: &AppState, ctx: &RequestContext, token: &tsuzuki_core::token::SecretToken) {
     ctx.set_cookie(state.cookies.set_session(&token.encode()));
@@ -79,7 +88,7 @@ pub async fn api_devices(
     let s = api_session(&state, &ctx).await?;
     let current = state
         .account
-        .current_device(&s, ctx.remember_cookie())
+        .current_device(&s, device_cookies(&ctx))
         .await?;
     Ok(Json(DevicesBody {
         devices: state.account.devices(&s, &current).await?,
@@ -142,10 +151,7 @@ async fn everywhere(
     s: &ActiveSession,
     keep_current: bool,
 ) -> Result<(u64, u64), AppError> {
-    let current = state
-        .account
-        .current_device(s, ctx.remember_cookie())
-        .await?;
+    let current = state.account.current_device(s, device_cookies(ctx)).await?;
     let counts = state
         .account
         .sign_out_everywhere(s, keep_current, &current, ctx.client())
@@ -181,10 +187,7 @@ async fn change_password(
     current: String,
     new: String,
 ) -> Result<ActiveSession, AppError> {
-    let device = state
-        .account
-        .current_device(s, ctx.remember_cookie())
-        .await?;
+    let device = state.account.current_device(s, device_cookies(ctx)).await?;
     let (token, fresh) = state
         .account
         .change_password(s, current, new, &device, ctx.client())
@@ -205,15 +208,103 @@ pub async fn api_reauth(
     State(state): State<AppState>,
     Ctx(ctx): Ctx,
     Json(body): Json<ReauthBody>,
-) -> Result<Json<SessionInfo>, AppError> {
+) -> Result<Response, AppError> {
     let s = api_session(&state, &ctx).await?;
-    let (token, fresh) = state
+    match reauthenticate(&state, &ctx, &s, body.password, "", "/account").await? {
+        Reauth::Done(fresh) => {
+            Ok(Json(SessionInfo::new(&fresh, state.sessions.now().0)).into_response())
+        }
+        Reauth::Flow { id, flow } => {
+            let view = super::flows::FlowView::load(&state, &id, &flow).await;
+            Ok((StatusCode::ACCEPTED, Json(view)).into_response())
+        }
+    }
+}
+
+/// Where the password step of a re-authentication leads.
+enum Reauth {
+    /// No second factor on the account: the new session is in place.
+    Done(ActiveSession),
+    /// A step-up flow asks for the second factor (R12: a password alone never satisfies an
+    /// account that has one).
+    Flow {
+        id: String,
+        flow: Box<tsuzuki_store::FlowRecord>,
+    },
+}
+
+/// The password again; then, for an account with a second factor, a step-up flow that carries
+/// `then` (the signed pending operation) to its end.
+async fn reauthenticate(
+    state: &AppState,
+    ctx: &RequestContext,
+    s: &ActiveSession,
+    password: String,
+    then: &str,
+    return_to: &str,
+) -> Result<Reauth, AppError> {
+    let user = state
         .account
-        .reauthenticate(&s, body.password, ctx.client())
+        .verify_again(s, password, ctx.client())
         .await
         .map_err(account_error)?;
-    adopt(&state, &ctx, &token);
-    Ok(Json(SessionInfo::new(&fresh, state.sessions.now().0)))
+    let methods = state.flows.methods_of(&user.id).await?;
+    if methods.is_empty() {
+        let (token, fresh) = state
+            .account
+            .finish_reauth(s, &user, &[AuthMethod::Password], ctx.client())
+            .await
+            .map_err(account_error)?;
+        adopt(state, ctx, &token);
+        return Ok(Reauth::Done(fresh));
+    }
+    let browser = tsuzuki_core::token::SecretToken::parse(&ctx.ensure_browser())
+        .map(|t| t.hash())
+        .ok_or_else(|| AppError::internal("browser cookie not a token"))?;
+    let start = crate::flows::Start {
+        kind: FlowKind::StepUp,
+        step: Step::SecondFactor,
+        identifier: &s.email,
+        remember: false,
+        return_to,
+        session_hash: Some(s.id_hash),
+        payload: then.to_string(),
+        browser,
+    };
+    let (id, flow) = state
+        .flows
+        .start(&user, methods, start, &ctx.client_with_browser())
+        .await
+        .map_err(super::flows::flow_error)?;
+    Ok(Reauth::Flow {
+        id: id.encode(),
+        flow: Box::new(flow),
+    })
+}
+
+/// The end of a step-up flow: the session that asked is replaced by one authenticated now with
+/// the password and `method`; the pending operation, if the flow carried one, is returned for
+/// the caller to complete (issue #4 item 5).
+pub(super) async fn finish_step_up(
+    state: &AppState,
+    ctx: &RequestContext,
+    flow: &tsuzuki_store::FlowRecord,
+    user: &tsuzuki_store::User,
+    method: AuthMethod,
+) -> Result<(ActiveSession, Option<Pending>), AppError> {
+    let s = api_session(state, ctx).await?;
+    if flow.session_hash.as_ref() != Some(&s.id_hash) {
+        // A step-up belongs to the session that started it.
+        return Err(super::flows::flow_error(crate::flows::FlowError::NotFound));
+    }
+    let pending = Pending::verify(state, &s, &flow.payload);
+    let (token, fresh) = state
+        .account
+        .finish_reauth(&s, user, &[AuthMethod::Password, method], ctx.client())
+        .await
+        .map_err(account_error)?;
+    adopt(state, ctx, &token);
+    Ok((fresh, pending))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -245,7 +336,9 @@ impl Pending {
     }
     fn decode(s: &str) -> Option<Pending> {
         match s.split_once(':')? {
-            ("revoke", h) if (h.starts_with("ses_") || h.starts_with("rem_")) && h.len() < 64 => {
+            ("revoke", h)
+                if ["ses_", "rem_", "trd_"].iter().any(|p| h.starts_with(p)) && h.len() < 64 =>
+            {
                 Some(Pending::RevokeDevice(h.to_string()))
             }
             ("everywhere", "1") => Some(Pending::SignOutEverywhere { keep_current: true }),
@@ -290,9 +383,10 @@ pub async fn devices_page(
     Query(q): Query<NoticeQuery>,
 ) -> Result<Response, AppError> {
     let lang = request_lang(&headers);
+    // This browser's trusted device is "this device" too (S3, SEC-38).
     let current = state
         .account
-        .current_device(&s, ctx.remember_cookie())
+        .current_device(&s, device_cookies(&ctx))
         .await?;
     let devices: Vec<_> = state
         .account
@@ -408,7 +502,7 @@ pub(super) async fn run_or_ask(
     )
 }
 
-async fn perform(
+pub(super) async fn perform(
     state: &AppState,
     ctx: &RequestContext,
     s: &ActiveSession,
@@ -509,18 +603,13 @@ pub async fn reauth_submit(
     check_csrf(&state, &s, &form.csrf)?;
     let pending = Pending::verify(&state, &s, &form.then)
         .ok_or_else(|| AppError::bad_request("invalid_request"))?;
-    match state
-        .account
-        .reauthenticate(&s, form.password, ctx.client())
-        .await
-    {
-        Ok((token, fresh)) => {
-            adopt(&state, &ctx, &token);
-            perform(&state, &ctx, &fresh, pending).await
+    match reauthenticate(&state, &ctx, &s, form.password, &form.then, "/account").await {
+        Ok(Reauth::Done(fresh)) => perform(&state, &ctx, &fresh, pending).await,
+        Ok(Reauth::Flow { id, .. }) => {
+            Ok(Redirect::to(&super::flows::flow_path(&id)).into_response())
         }
-        Err(e) => {
-            let error = account_error(e);
-            if error.status == StatusCode::SERVICE_UNAVAILABLE {
+        Err(error) => {
+            if error.status.is_server_error() {
                 return Err(error);
             }
             render_reauth(&state, &headers, &s, &form.then, Some(&error), error.status)

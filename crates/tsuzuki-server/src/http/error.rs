@@ -299,6 +299,7 @@ mod tests {
             "too_many_attempts",
             "factor_name_invalid",
             "phone_invalid",
+            "not_me_link_invalid",
         ] {
             for lang in [Lang::En, Lang::Ja] {
                 assert!(lang.has(&format!("error-{code}")), "{code} {lang:?}");

@@ -176,6 +176,21 @@ pub async fn api_verify(
         Completion::Done { return_to } => {
             Ok(Json(serde_json::json!({ "done": true, "return_to": return_to })).into_response())
         }
+        Completion::SteppedUp { session, .. } => {
+            Ok(Json(SessionInfo::new(&session, state.sessions.now().0)).into_response())
+        }
+        Completion::Enrolled {
+            return_to,
+            recovery_codes,
+        } => Ok(Json(serde_json::json!({
+            "done": true,
+            "return_to": return_to,
+            "recovery_codes": recovery_codes,
+        }))
+        .into_response()),
+        Completion::Continues(flow) => {
+            Ok(Json(FlowView::load(&state, &id, &flow).await).into_response())
+        }
     }
 }
 
@@ -225,6 +240,7 @@ async fn verify(
 ) -> Result<Proved, AppError> {
     let user_id = flow.user_id.clone();
     let kind = flow.state.kind;
+    let method = flow.state.chosen.map_or("code", |m| m.code());
     let result = state
         .flows
         .verify(flow, code, &ctx.client_with_browser())
@@ -234,7 +250,12 @@ async fn verify(
     {
         state
             .history
-            .failure(uid, "pwd+code", "wrong_code", &ctx.client_with_browser())
+            .failure(
+                uid,
+                &format!("pwd,{method}"),
+                "wrong_code",
+                &ctx.client_with_browser(),
+            )
             .await;
     }
     result.map_err(flow_error)
@@ -242,7 +263,21 @@ async fn verify(
 
 enum Completion {
     SignedIn(crate::sessions::ActiveSession),
-    Done { return_to: String },
+    Done {
+        return_to: String,
+    },
+    /// A factor was added; the first one comes with recovery codes to show once.
+    Enrolled {
+        return_to: String,
+        recovery_codes: Option<Vec<String>>,
+    },
+    /// A step-up: the fresh session, and the operation it interrupted (pages complete it).
+    SteppedUp {
+        session: crate::sessions::ActiveSession,
+        pending: Option<super::account::Pending>,
+    },
+    /// A recovery whose address was proved: the flow goes on (new password, second factor).
+    Continues(Box<FlowRecord>),
 }
 
 /// What a flow's last step yields, by kind.
@@ -253,10 +288,18 @@ async fn complete(
     trust_device: bool,
 ) -> Result<Completion, AppError> {
     let flow = &proved.flow;
+    if flow.state.kind == FlowKind::Recovery && flow.state.step != Step::Done {
+        return Ok(Completion::Continues(Box::new(proved.flow)));
+    }
     if flow.state.step != Step::Done {
         return Err(AppError::internal(
             "flow step after a proof is not the last",
         ));
+    }
+    if flow.state.kind == FlowKind::Registration {
+        // The one kind that ends without an account: completing it creates one.
+        let session = super::recovery::finish_registration(state, ctx, flow).await?;
+        return Ok(Completion::SignedIn(session));
     }
     let user_id = flow.user_id.as_deref().ok_or_else(AppError::not_found)?;
     let user = state
@@ -279,15 +322,36 @@ async fn complete(
                     .and_then(|c| tsuzuki_core::token::SecretToken::parse(c).map(|t| t.hash())),
                 ..CurrentDevice::default()
             };
+            let first = !state.factors.has_any(&user.id).await?;
             state
                 .factors
                 .confirm_by_flow(&user.id, &flow.payload, &current, ctx.client())
                 .await
                 .map_err(super::security::factor_error)?;
-            Ok(Completion::Done {
+            // The account's first factor brings its recovery codes, shown once (as for an app).
+            let recovery_codes = if first {
+                Some(
+                    state
+                        .factors
+                        .regenerate_recovery_codes(&user.id, ctx.client())
+                        .await?,
+                )
+            } else {
+                None
+            };
+            Ok(Completion::Enrolled {
                 return_to: flow.return_to.clone(),
+                recovery_codes,
             })
         }
+        FlowKind::StepUp => {
+            let (session, pending) =
+                super::account::finish_step_up(state, ctx, flow, &user, proved.method).await?;
+            Ok(Completion::SteppedUp { session, pending })
+        }
+        FlowKind::Recovery => Ok(Completion::Done {
+            return_to: super::recovery::finish_reset(state, ctx, flow, &user).await?,
+        }),
         _ => Err(AppError::bad_request("method_unavailable")),
     }
 }
@@ -308,6 +372,14 @@ pub async fn page(
     Query(q): Query<FlowQuery>,
 ) -> Result<Response, AppError> {
     match open(&state, &ctx, &id).await {
+        Ok(flow) if flow.state.step == Step::NewPassword => super::recovery::render_password_step(
+            &state,
+            &headers,
+            &id,
+            &flow,
+            None,
+            StatusCode::OK,
+        ),
         Ok(flow) => {
             let notice = match q.notice.as_deref() {
                 Some("sent") => Some("flow-code-sent"),
@@ -347,6 +419,18 @@ pub async fn page_verify(
         Ok(proved) => match complete(&state, &ctx, proved, form.trust.is_some()).await? {
             Completion::SignedIn(_) => Ok(Redirect::to(&shown.return_to).into_response()),
             Completion::Done { return_to } => Ok(Redirect::to(&return_to).into_response()),
+            Completion::Enrolled {
+                return_to,
+                recovery_codes,
+            } => match recovery_codes {
+                Some(codes) => super::security::render_codes(&state, &headers, &codes),
+                None => Ok(Redirect::to(&return_to).into_response()),
+            },
+            Completion::SteppedUp { session, pending } => match pending {
+                Some(p) => super::account::perform(&state, &ctx, &session, p).await,
+                None => Ok(Redirect::to(&shown.return_to).into_response()),
+            },
+            Completion::Continues(_) => Ok(Redirect::to(&flow_path(&id)).into_response()),
         },
         Err(error) if error.status.is_server_error() => Err(error),
         Err(error) => {
@@ -529,18 +613,25 @@ fn render_unusable(
     headers: &HeaderMap,
     e: FlowError,
 ) -> Result<Response, AppError> {
-    let (identifier, return_to) = match &e {
+    let (kind, identifier, return_to) = match &e {
         FlowError::Ended {
+            kind,
             identifier,
             return_to,
             ..
-        } => (identifier.clone(), return_to.clone()),
-        FlowError::NotFound => (String::new(), String::new()),
+        } => (*kind, identifier.clone(), return_to.clone()),
+        FlowError::NotFound => (FlowKind::SignIn, String::new(), String::new()),
         _ => return Err(flow_error(e)),
     };
     let error = flow_error(e);
     let lang = request_lang(headers);
-    let mut restart = format!("/sign-in?email={}", urlencode(&identifier));
+    // Start again where this kind of flow starts, with what the person typed.
+    let start = match kind {
+        FlowKind::Recovery => "/recover",
+        FlowKind::Registration => "/register",
+        _ => "/sign-in",
+    };
+    let mut restart = format!("{start}?email={}", urlencode(&identifier));
     if !return_to.is_empty() {
         restart.push_str(&format!("&return_to={}", urlencode(&return_to)));
     }

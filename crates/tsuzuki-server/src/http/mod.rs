@@ -13,9 +13,11 @@ pub mod csrf;
 pub mod error;
 pub mod flows;
 pub mod forward_auth;
+pub mod history;
 pub mod i18n;
 pub mod ops;
 pub mod pages;
+pub mod recovery;
 pub mod security;
 pub mod templates;
 
@@ -173,6 +175,27 @@ pub fn router(state: AppState) -> Router {
         .route("/api/flows/{id}/verify", post(flows::api_verify))
         .route("/api/flows/{id}/resend", post(flows::api_resend))
         .route("/api/flows/{id}/method", post(flows::api_method))
+        .route("/api/history", get(history::api_history))
+        .route("/account/history", get(history::page))
+        .route(
+            "/not-me/{token}",
+            get(history::not_me_page).post(history::not_me_submit),
+        )
+        .route(
+            "/recover",
+            get(recovery::recover_page).post(recovery::recover_submit),
+        )
+        .route("/api/recover", post(recovery::api_recover))
+        .route(
+            "/register",
+            get(recovery::register_page).post(recovery::register_submit),
+        )
+        .route("/api/register", post(recovery::api_register))
+        .route(
+            "/sign-in/flow/{id}/password",
+            post(recovery::password_submit),
+        )
+        .route("/api/flows/{id}/password", post(recovery::api_password))
         .route("/account/security", get(security::page))
         .route("/account/security/totp", post(security::totp_begin_submit))
         .route("/account/security/totp/{id}", get(security::totp_page))

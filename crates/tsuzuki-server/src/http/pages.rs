@@ -33,6 +33,8 @@ pub struct SignInQuery {
     signed_out: Option<String>,
     /// The identifier to fill in: a restarted flow keeps what the person typed (S7).
     email: Option<String>,
+    /// `reset`: a password reset was just completed (issue #4 item 8).
+    notice: Option<String>,
 }
 
 pub async fn sign_in_page(
@@ -47,7 +49,11 @@ pub async fn sign_in_page(
         return Ok(Redirect::to(&return_to).into_response());
     }
     let lang = request_lang(&headers);
-    let notice = q.signed_out.map(|_| lang.t("sign-in-signed-out"));
+    let notice = match (q.signed_out, q.notice.as_deref()) {
+        (Some(_), _) => Some(lang.t("sign-in-signed-out")),
+        (None, Some("reset")) => Some(lang.t("sign-in-password-reset")),
+        _ => None,
+    };
     let email: String = q.email.unwrap_or_default().chars().take(320).collect();
     let form = SignInView {
         return_to: &return_to,
@@ -98,6 +104,7 @@ pub fn render_sign_in(
             remember => view.remember,
             notice => view.notice,
             error => error_ctx,
+            registration => state.flows.config.registration_enabled,
         },
     )?;
     let mut response = (status, Html(html)).into_response();

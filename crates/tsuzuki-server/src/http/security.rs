@@ -456,7 +456,7 @@ pub async fn totp_confirm_submit(
 }
 
 /// Recovery codes, shown once.
-fn render_codes(
+pub(super) fn render_codes(
     state: &AppState,
     headers: &HeaderMap,
     codes: &[String],

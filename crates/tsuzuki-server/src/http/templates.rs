@@ -32,6 +32,11 @@ impl Templates {
             ),
             ("reauth.html", include_str!("../../templates/reauth.html")),
             ("flow.html", include_str!("../../templates/flow.html")),
+            ("recover.html", include_str!("../../templates/recover.html")),
+            (
+                "register.html",
+                include_str!("../../templates/register.html"),
+            ),
             (
                 "flow_ended.html",
                 include_str!("../../templates/flow_ended.html"),
@@ -48,6 +53,8 @@ impl Templates {
                 "recovery_codes.html",
                 include_str!("../../templates/recovery_codes.html"),
             ),
+            ("history.html", include_str!("../../templates/history.html")),
+            ("not_me.html", include_str!("../../templates/not_me.html")),
         ] {
             env.add_template(name, source)
                 .expect("built-in templates parse");

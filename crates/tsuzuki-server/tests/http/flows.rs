@@ -26,7 +26,7 @@ both_backends!(
 );
 
 /// Give the account a confirmed email factor (the enrolment itself is tested elsewhere).
-async fn with_email_factor(app: &TestApp, uid: &str) {
+pub async fn with_email_factor(app: &TestApp, uid: &str) {
     app.state
         .store
         .insert_factor(&FactorRecord {
@@ -577,6 +577,26 @@ async fn resume_after_losing_the_session_and_restart_after_expiry(kind: Kind) {
         html.contains("a•••@example.com") && html.contains("name=\"code\""),
         "{html}"
     );
+    // P3: the same step in Japanese, with its numbers filled in.
+    let ja = c
+        .get(app.url(&path))
+        .header("cookie", &browser_cookie)
+        .header("accept-language", "ja")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        ja.contains("a•••@example.com に認証コードを送信しました")
+            && ja.contains("残り10回まで間違えられます"),
+        "{ja}"
+    );
+    assert!(
+        html.contains("10 wrong answers left"),
+        "plural and count: {html}"
+    );
     let r = c
         .post(app.url(&format!("{path}/verify")))
         .header("cookie", &browser_cookie)
@@ -615,10 +635,7 @@ async fn resume_after_losing_the_session_and_restart_after_expiry(kind: Kind) {
         .expect("a restart button")
         .replace("&amp;", "&")
         .replace("&#x2f;", "/");
-    assert_eq!(
-        restart,
-        "/sign-in?email=a%40example.com&return_to=/account"
-    );
+    assert_eq!(restart, "/sign-in?email=a%40example.com&return_to=/account");
     let r = c.get(app.url(&restart)).send().await.unwrap();
     assert!(
         r.text().await.unwrap().contains("value=\"a@example.com\""),

@@ -579,6 +579,10 @@ impl Store for SqlStore {
         let families = sqlx::query("DELETE FROM remember_tokens")
             .execute(&mut *tx)
             .await?;
+        // Trusted devices too: "revoke everything" leaves no way to skip a second factor.
+        sqlx::query("DELETE FROM trusted_devices")
+            .execute(&mut *tx)
+            .await?;
         // A feed entry naming neither a session nor a user means "everything".
         sqlx::query(
             "INSERT INTO revocations (id_hash, user_id, created_at) VALUES (NULL, NULL, $1)",
