@@ -409,11 +409,10 @@ pub async fn page_verify(
     Path(id): Path<String>,
     Form(form): Form<VerifyForm>,
 ) -> Result<Response, AppError> {
-    let flow = match open(&state, &ctx, &id).await {
+    let flow = match open_posted(&state, &ctx, &headers, &id, &form.csrf).await? {
         Ok(f) => f,
-        Err(e) => return render_unusable(&state, &headers, e),
+        Err(page) => return Ok(page),
     };
-    check_csrf(&state, &flow, &form.csrf)?;
     let shown = flow.clone();
     match verify(&state, &ctx, flow, &form.code).await {
         Ok(proved) => match complete(&state, &ctx, proved, form.trust.is_some()).await? {
@@ -432,24 +431,7 @@ pub async fn page_verify(
             },
             Completion::Continues(_) => Ok(Redirect::to(&flow_path(&id)).into_response()),
         },
-        Err(error) if error.status.is_server_error() => Err(error),
-        Err(error) => {
-            // Show the step again, as it stands now (attempts counted), with the message.
-            let now = match open(&state, &ctx, &id).await {
-                Ok(f) => f,
-                Err(e) => return render_unusable(&state, &headers, e),
-            };
-            render_step(
-                &state,
-                &headers,
-                &id,
-                &now,
-                None,
-                Some(&error),
-                error.status,
-            )
-            .await
-        }
+        Err(error) => show_refusal(&state, &ctx, &headers, &id, shown, error).await,
     }
 }
 
@@ -466,33 +448,14 @@ pub async fn page_resend(
     Path(id): Path<String>,
     Form(form): Form<CsrfOnly>,
 ) -> Result<Response, AppError> {
-    let flow = match open(&state, &ctx, &id).await {
+    let flow = match open_posted(&state, &ctx, &headers, &id, &form.csrf).await? {
         Ok(f) => f,
-        Err(e) => return render_unusable(&state, &headers, e),
+        Err(page) => return Ok(page),
     };
-    check_csrf(&state, &flow, &form.csrf)?;
-    match state
-        .flows
-        .resend(flow.clone(), &ctx.client_with_browser())
-        .await
-    {
+    let client = ctx.client_with_browser();
+    match state.flows.resend(flow.clone(), &client).await {
         Ok(_) => Ok(Redirect::to(&format!("{}?notice=sent", flow_path(&id))).into_response()),
-        Err(e) => {
-            let error = flow_error(e);
-            if error.status.is_server_error() && error.code != "code_send_failed" {
-                return Err(error);
-            }
-            render_step(
-                &state,
-                &headers,
-                &id,
-                &flow,
-                None,
-                Some(&error),
-                error.status,
-            )
-            .await
-        }
+        Err(e) => show_refusal(&state, &ctx, &headers, &id, flow, flow_error(e)).await,
     }
 }
 
@@ -511,38 +474,56 @@ pub async fn page_method(
     Path(id): Path<String>,
     Form(form): Form<MethodForm>,
 ) -> Result<Response, AppError> {
-    let flow = match open(&state, &ctx, &id).await {
+    let flow = match open_posted(&state, &ctx, &headers, &id, &form.csrf).await? {
         Ok(f) => f,
-        Err(e) => return render_unusable(&state, &headers, e),
+        Err(page) => return Ok(page),
     };
-    check_csrf(&state, &flow, &form.csrf)?;
     let method = Method::from_code(&form.method)
         .ok_or_else(|| AppError::bad_request("method_unavailable"))?;
-    match state
-        .flows
-        .choose(flow.clone(), method, &ctx.client_with_browser())
-        .await
-    {
+    let client = ctx.client_with_browser();
+    match state.flows.choose(flow.clone(), method, &client).await {
         Ok(_) => Ok(Redirect::to(&format!("{}?notice=method", flow_path(&id))).into_response()),
-        Err(e) => {
-            let error = flow_error(e);
-            if error.status.is_server_error() && error.code != "code_send_failed" {
-                return Err(error);
-            }
-            // The switch itself may have happened (a code that could not be sent): show now.
-            let now = open(&state, &ctx, &id).await.unwrap_or(flow);
-            render_step(
-                &state,
-                &headers,
-                &id,
-                &now,
-                None,
-                Some(&error),
-                error.status,
-            )
-            .await
-        }
+        Err(e) => show_refusal(&state, &ctx, &headers, &id, flow, flow_error(e)).await,
     }
+}
+
+/// Open the flow a form was posted to and check the form's CSRF token. A flow that cannot be
+/// used is answered with its plain page (`Err` inside).
+async fn open_posted(
+    state: &AppState,
+    ctx: &RequestContext,
+    headers: &HeaderMap,
+    id: &str,
+    csrf: &str,
+) -> Result<Result<FlowRecord, Response>, AppError> {
+    let flow = match open(state, ctx, id).await {
+        Ok(f) => f,
+        Err(e) => return render_unusable(state, headers, e).map(Err),
+    };
+    check_csrf(state, &flow, csrf)?;
+    Ok(Ok(flow))
+}
+
+/// A refused step is shown again, as the flow stands now (attempts counted, a switch made),
+/// with the message. A server failure is an error page — except a code that could not be sent,
+/// where the page offers to send again or switch.
+async fn show_refusal(
+    state: &AppState,
+    ctx: &RequestContext,
+    headers: &HeaderMap,
+    id: &str,
+    before: FlowRecord,
+    error: AppError,
+) -> Result<Response, AppError> {
+    if error.status.is_server_error() && error.code != "code_send_failed" {
+        return Err(error);
+    }
+    let now = match open(state, ctx, id).await {
+        Ok(f) => f,
+        Err(FlowError::Unavailable) => before,
+        Err(e) => return render_unusable(state, headers, e),
+    };
+    render_step(state, headers, id, &now, None, Some(&error), error.status).await
 }
 
 fn check_csrf(state: &AppState, flow: &FlowRecord, presented: &str) -> Result<(), AppError> {

@@ -3,13 +3,15 @@
 //! restart between the password and the code.
 
 use crate::both_backends;
-use crate::harness::{PASSWORD, TestApp, browser, set_cookie_value, spawn_app};
+use crate::harness::{
+    PASSWORD, TestApp, browser, csrf_of, error_code, post_json, set_cookie_value, spawn_app,
+    totp_now,
+};
 use reqwest::{Client, StatusCode};
 use serde_json::{Value, json};
-use tsuzuki_core::clock::Clock;
 use tsuzuki_core::flow::Method;
 use tsuzuki_core::token::public_id;
-use tsuzuki_core::totp::{self, TotpPolicy, TotpSecret};
+use tsuzuki_core::totp::TotpSecret;
 use tsuzuki_store::{FactorRecord, testing::Kind};
 
 both_backends!(
@@ -56,15 +58,6 @@ pub fn code_in(body: &str) -> String {
     after.chars().take_while(|c| c.is_ascii_digit()).collect()
 }
 
-pub async fn post_json(
-    app: &TestApp,
-    client: &Client,
-    path: &str,
-    body: Value,
-) -> reqwest::Response {
-    client.post(app.url(path)).json(&body).send().await.unwrap()
-}
-
 /// Start a sign-in with the password; returns the 202 flow body.
 pub async fn start_flow(app: &TestApp, client: &Client, email: &str, remember: bool) -> Value {
     let r = post_json(
@@ -87,11 +80,6 @@ pub async fn verify(app: &TestApp, client: &Client, flow: &Value, code: &str) ->
         json!({"code": code}),
     )
     .await
-}
-
-async fn code_of_error(r: reqwest::Response) -> String {
-    let body: Value = r.json().await.unwrap();
-    body["error"]["code"].as_str().unwrap_or("").to_string()
 }
 
 async fn email_code_completes_the_sign_in(kind: Kind) {
@@ -121,7 +109,7 @@ async fn email_code_completes_the_sign_in(kind: Kind) {
     let _ = r;
     let r = verify(&app, &b, &flow, wrong).await;
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
-    assert_eq!(code_of_error(r).await, "code_invalid");
+    assert_eq!(error_code(r).await, "code_invalid");
     let r = verify(&app, &b, &flow, &code).await;
     assert_eq!(r.status(), StatusCode::OK);
     let session: Value = r.json().await.unwrap();
@@ -131,7 +119,7 @@ async fn email_code_completes_the_sign_in(kind: Kind) {
     // SEC-15: the flow is single-use.
     let r = verify(&app, &b, &flow, &code).await;
     assert_eq!(r.status(), StatusCode::GONE);
-    assert_eq!(code_of_error(r).await, "flow_completed");
+    assert_eq!(error_code(r).await, "flow_completed");
     let events = app.state.store.events_of_user(&uid, 50).await.unwrap();
     assert!(events.iter().any(|e| e.kind == "second_factor_succeeded"));
     assert!(events.iter().any(|e| e.kind == "second_factor_failed"));
@@ -198,7 +186,7 @@ async fn resend_has_a_cooldown_and_only_the_newest_code_works(kind: Kind) {
     let r = post_json(&app, &b, &resend, json!({})).await;
     assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(r.headers()["retry-after"], "30");
-    assert_eq!(code_of_error(r).await, "resend_cooldown");
+    assert_eq!(error_code(r).await, "resend_cooldown");
     app.advance(30);
     let r = post_json(&app, &b, &resend, json!({})).await;
     assert_eq!(r.status(), StatusCode::OK);
@@ -212,11 +200,7 @@ async fn resend_has_a_cooldown_and_only_the_newest_code_works(kind: Kind) {
     assert_eq!(app.outbox.messages().len(), 2);
     if first != second {
         let r = verify(&app, &b, &flow, &first).await;
-        assert_eq!(
-            code_of_error(r).await,
-            "code_invalid",
-            "the old code is dead"
-        );
+        assert_eq!(error_code(r).await, "code_invalid", "the old code is dead");
     }
     let r = verify(&app, &b, &flow, &second).await;
     assert_eq!(r.status(), StatusCode::OK);
@@ -236,7 +220,7 @@ async fn an_expired_code_is_refused_and_says_so(kind: Kind) {
     app.advance(600);
     let r = verify(&app, &b, &flow, &code).await;
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
-    assert_eq!(code_of_error(r).await, "code_expired");
+    assert_eq!(error_code(r).await, "code_expired");
     let id = flow["id"].as_str().unwrap();
     let r = post_json(&app, &b, &format!("/api/flows/{id}/resend"), json!({})).await;
     assert_eq!(r.status(), StatusCode::OK);
@@ -271,7 +255,7 @@ async fn too_many_wrong_codes_end_the_code_then_the_flow(kind: Kind) {
     }
     let r = verify(&app, &b, &flow, &code).await;
     assert_eq!(
-        code_of_error(r).await,
+        error_code(r).await,
         "code_attempts_exceeded",
         "even the right code, once the code is dead"
     );
@@ -286,7 +270,7 @@ async fn too_many_wrong_codes_end_the_code_then_the_flow(kind: Kind) {
     let r = verify(&app, &b, &flow, &last_code(&app)).await;
     assert_eq!(r.status(), StatusCode::GONE);
     assert_eq!(
-        code_of_error(r).await,
+        error_code(r).await,
         "flow_locked",
         "7 wrong answers end the flow"
     );
@@ -320,15 +304,6 @@ async fn enrol_totp(app: &TestApp, b: &Client, name: &str) -> TotpSecret {
     .await;
     assert_eq!(r.status(), StatusCode::OK);
     secret
-}
-
-fn totp_now(app: &TestApp, secret: &TotpSecret, offset_steps: i64) -> String {
-    let p = TotpPolicy::default();
-    totp::code_at(
-        secret,
-        totp::step_of(app.clock.now(), &p) + offset_steps,
-        &p,
-    )
 }
 
 async fn signed_in_browser(app: &TestApp, email: &str) -> Client {
@@ -378,7 +353,7 @@ async fn two_authenticators_drift_and_replay(kind: Kind) {
     let flow = start_flow(&app, &c, "a@example.com", false).await;
     assert_eq!(flow["method"], "totp");
     let r = verify(&app, &c, &flow, &totp_now(&app, &tablet, 0)).await;
-    assert_eq!(code_of_error(r).await, "code_already_used");
+    assert_eq!(error_code(r).await, "code_already_used");
 
     // Each authenticator signs in; drift of one step either way is accepted.
     app.advance(30);
@@ -395,7 +370,7 @@ async fn two_authenticators_drift_and_replay(kind: Kind) {
     let flow = start_flow(&app, &e, "a@example.com", false).await;
     for off in [-2, 2] {
         let r = verify(&app, &e, &flow, &totp_now(&app, &phone, off)).await;
-        assert_eq!(code_of_error(r).await, "code_invalid", "offset {off}");
+        assert_eq!(error_code(r).await, "code_invalid", "offset {off}");
     }
     let now_code = totp_now(&app, &phone, 0);
     assert_eq!(
@@ -405,7 +380,7 @@ async fn two_authenticators_drift_and_replay(kind: Kind) {
     let f = browser();
     let flow = start_flow(&app, &f, "a@example.com", false).await;
     let r = verify(&app, &f, &flow, &now_code).await;
-    assert_eq!(code_of_error(r).await, "code_already_used", "SEC-48");
+    assert_eq!(error_code(r).await, "code_already_used", "SEC-48");
     let events = app
         .state
         .store
@@ -470,7 +445,7 @@ async fn recovery_codes_work_once_and_methods_can_be_switched(kind: Kind) {
         json!({"method": "sms"}),
     )
     .await;
-    assert_eq!(code_of_error(r).await, "method_unavailable");
+    assert_eq!(error_code(r).await, "method_unavailable");
     let r = post_json(
         &app,
         &c,
@@ -497,21 +472,12 @@ async fn recovery_codes_work_once_and_methods_can_be_switched(kind: Kind) {
     )
     .await;
     let r = verify(&app, &d, &flow, &codes[3]).await;
-    assert_eq!(code_of_error(r).await, "code_invalid", "single use");
+    assert_eq!(error_code(r).await, "code_invalid", "single use");
     assert_eq!(
         verify(&app, &d, &flow, &codes[4]).await.status(),
         StatusCode::OK
     );
     app.finish().await;
-}
-
-/// The `csrf` field of a page's first form.
-fn csrf_of(html: &str) -> String {
-    html.split("name=\"csrf\" value=\"")
-        .nth(1)
-        .and_then(|rest| rest.split('"').next())
-        .expect("a csrf field")
-        .to_string()
 }
 
 /// Sign in through the pages with a plain client, keeping cookies by hand. Returns the flow
@@ -683,7 +649,7 @@ async fn a_flow_belongs_to_its_browser(kind: Kind) {
     let other = browser();
     let r = verify(&app, &other, &flow, &code).await;
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
-    assert_eq!(code_of_error(r).await, "flow_not_found");
+    assert_eq!(error_code(r).await, "flow_not_found");
     let r = other
         .get(app.url("/api/flows/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"))
         .send()

@@ -317,3 +317,36 @@ where
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
+
+/// POST JSON from `client` (a browser keeps its own cookies).
+pub async fn post_json(
+    app: &TestApp,
+    client: &reqwest::Client,
+    path: &str,
+    body: serde_json::Value,
+) -> Response {
+    client.post(app.url(path)).json(&body).send().await.unwrap()
+}
+
+/// The stable `error.code` of a JSON error answer ("" if there is none).
+pub async fn error_code(r: Response) -> String {
+    let body: serde_json::Value = r.json().await.unwrap();
+    body["error"]["code"].as_str().unwrap_or("").to_string()
+}
+
+/// The `csrf` field of a page's first form.
+pub fn csrf_of(html: &str) -> String {
+    html.split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("a csrf field")
+        .to_string()
+}
+
+/// The authenticator code of `secret` at the app's clock, `offset` time steps away.
+pub fn totp_now(app: &TestApp, secret: &tsuzuki_core::totp::TotpSecret, offset: i64) -> String {
+    use tsuzuki_core::totp;
+    let p = totp::TotpPolicy::default();
+    let step = totp::step_of(tsuzuki_core::clock::Clock::now(&*app.clock), &p);
+    totp::code_at(secret, step + offset, &p)
+}

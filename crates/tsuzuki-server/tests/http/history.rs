@@ -4,7 +4,7 @@
 use crate::both_backends;
 use crate::flows::code_in;
 use crate::harness::{PASSWORD, TestApp, browser, client, eventually, set_cookie_line};
-use crate::harness::{set_cookie_value, spawn_app};
+use crate::harness::{error_code, set_cookie_value, spawn_app};
 use reqwest::{Client, Response, StatusCode};
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -183,11 +183,6 @@ async fn event_kinds(app: &TestApp, uid: &str) -> Vec<String> {
         .into_iter()
         .map(|e| e.kind)
         .collect()
-}
-
-async fn error_code(r: Response) -> String {
-    let body: Value = r.json().await.unwrap();
-    body["error"]["code"].as_str().unwrap_or("").to_string()
 }
 
 fn session_of(app: &TestApp, r: &Response) -> String {

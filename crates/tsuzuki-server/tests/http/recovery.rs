@@ -4,13 +4,15 @@
 //! address has an account (SEC-56).
 
 use crate::both_backends;
-use crate::harness::{PASSWORD, TestApp, browser, client, set_cookie_value, spawn_app};
+use crate::harness::{
+    PASSWORD, TestApp, browser, client, csrf_of, error_code, post_json, set_cookie_value,
+    spawn_app, totp_now,
+};
 use reqwest::{Client, StatusCode};
 use serde_json::{Value, json};
-use tsuzuki_core::clock::Clock;
 use tsuzuki_core::flow::Method;
 use tsuzuki_core::token::{SecretToken, public_id};
-use tsuzuki_core::totp::{self, TotpPolicy, TotpSecret};
+use tsuzuki_core::totp::TotpSecret;
 use tsuzuki_store::{FactorRecord, testing::Kind};
 
 both_backends!(
@@ -26,10 +28,6 @@ both_backends!(
 );
 
 const NEW_PASSWORD: &str = "a brand new passphrase";
-
-async fn post_json(app: &TestApp, c: &Client, path: &str, body: Value) -> reqwest::Response {
-    c.post(app.url(path)).json(&body).send().await.unwrap()
-}
 
 /// The code in a message body (`… code: 123456`), if there is one.
 fn code_in(body: &str) -> Option<String> {
@@ -50,11 +48,6 @@ fn mail_to(app: &TestApp, to: &str) -> Vec<tsuzuki_server::courier::Message> {
 fn last_code_to(app: &TestApp, to: &str) -> String {
     let mail = mail_to(app, to).pop().expect("a message to that address");
     code_in(&mail.body).expect("a code in the message")
-}
-
-async fn error_code(r: reqwest::Response) -> String {
-    let body: Value = r.json().await.unwrap();
-    body["error"]["code"].as_str().unwrap_or("").to_string()
 }
 
 /// POST /api/recover from `c`; the 202 flow body.
@@ -129,11 +122,6 @@ async fn with_totp(app: &TestApp, uid: &str) -> TotpSecret {
         .await
         .unwrap();
     secret
-}
-
-fn totp_now(app: &TestApp, secret: &TotpSecret) -> String {
-    let p = TotpPolicy::default();
-    totp::code_at(secret, totp::step_of(app.clock.now(), &p), &p)
 }
 
 /// Make `code` the stored code of a flow, as if it had been sent: lets a test show that a flow
@@ -306,7 +294,7 @@ async fn a_reset_still_asks_for_the_second_factor(kind: Kind) {
         StatusCode::UNAUTHORIZED,
         "the new password is not set before the second factor"
     );
-    let good = totp_now(&app, &secret);
+    let good = totp_now(&app, &secret, 0);
     let wrong = if good == "000000" { "111111" } else { "000000" };
     let r = verify(&app, &b, &id, wrong).await;
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
@@ -424,15 +412,6 @@ async fn a_recovery_flow_is_single_use(kind: Kind) {
         "the second password did not replace the first"
     );
     app.finish().await;
-}
-
-/// The `csrf` field of a page's first form.
-fn csrf_of(html: &str) -> String {
-    html.split("name=\"csrf\" value=\"")
-        .nth(1)
-        .and_then(|rest| rest.split('"').next())
-        .expect("a csrf field")
-        .to_string()
 }
 
 async fn recovery_through_the_pages(kind: Kind) {

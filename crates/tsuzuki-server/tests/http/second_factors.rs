@@ -3,15 +3,17 @@
 //! email and SMS factors through the real senders (SMTP server, webhook receiver).
 
 use crate::both_backends;
-use crate::flows::{code_in, post_json, start_flow, verify, with_email_factor};
-use crate::harness::{PASSWORD, TestApp, browser, set_cookie_value, spawn_app};
+use crate::flows::{code_in, start_flow, verify, with_email_factor};
+use crate::harness::{
+    PASSWORD, TestApp, browser, csrf_of, error_code, post_json, set_cookie_value, spawn_app,
+    totp_now,
+};
 use crate::sms_sink::SmsSink;
 use crate::smtp_sink::SmtpSink;
 use reqwest::{Client, StatusCode};
 use serde_json::{Value, json};
 use std::time::Duration;
-use tsuzuki_core::clock::Clock;
-use tsuzuki_core::totp::{self, TotpPolicy, TotpSecret};
+use tsuzuki_core::totp::TotpSecret;
 use tsuzuki_store::testing::Kind;
 
 both_backends!(
@@ -22,11 +24,6 @@ both_backends!(
     sms_codes_go_through_the_webhook,
     email_codes_go_through_real_smtp,
 );
-
-fn totp_now(app: &TestApp, secret: &TotpSecret, offset: i64) -> String {
-    let p = TotpPolicy::default();
-    totp::code_at(secret, totp::step_of(app.clock.now(), &p) + offset, &p)
-}
 
 /// Sign in (password only: no factor yet) with a cookie-keeping client.
 async fn signed_in(app: &TestApp, email: &str, remember: bool) -> Client {
@@ -61,11 +58,6 @@ async fn enrol_totp(app: &TestApp, b: &Client) -> (TotpSecret, String) {
     .await;
     assert_eq!(r.status(), StatusCode::OK);
     (secret, id)
-}
-
-async fn error_code(r: reqwest::Response) -> String {
-    let v: Value = r.json().await.unwrap();
-    v["error"]["code"].as_str().unwrap_or("").to_string()
 }
 
 async fn step_up_asks_for_the_second_factor(kind: Kind) {
@@ -153,15 +145,6 @@ async fn step_up_asks_for_the_second_factor(kind: Kind) {
     .await;
     assert_eq!(error_code(r).await, "step_up_required", "SEC-66");
     app.finish().await;
-}
-
-/// The `csrf` field of a page's first form.
-fn csrf_of(html: &str) -> String {
-    html.split("name=\"csrf\" value=\"")
-        .nth(1)
-        .and_then(|rest| rest.split('"').next())
-        .expect("a csrf field")
-        .to_string()
 }
 
 fn field(html: &str, name: &str) -> String {
