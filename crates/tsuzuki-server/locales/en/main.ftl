@@ -271,3 +271,8 @@ flow-new-password-label = New password
 flow-new-password-submit = Set the new password
 flow-new-password-effect = When the reset is complete, every device signed in to your account is signed out, this one included.
 flow-expires-note-address = This request stays open until
+
+# Privacy: the cookies of sign-in flows
+privacy-browser-purpose = Set when a sign-in needs a second step: ties the sign-in to this browser, so that it can be resumed here and only here, and lets your login history recognise this browser. Holds a random value only.
+privacy-trusted-purpose = Only if you chose "Trust this device": skips the code step on this browser (never the password). Holds a random value only.
+privacy-trusted-lifetime = { $days } days at most; you can end it at any time from the devices page.

@@ -267,3 +267,8 @@ flow-new-password-label = 新しいパスワード
 flow-new-password-submit = 新しいパスワードを設定する
 flow-new-password-effect = 再設定が完了すると、この端末を含め、アカウントにログインしているすべての端末がログアウトされます。
 flow-expires-note-address = この手続きの有効期限:
+
+# Privacy: the cookies of sign-in flows
+privacy-browser-purpose = ログインに2段階目の確認が必要なときに設定します。ログイン手続きをこのブラウザに結び付け(このブラウザでだけ再開できます)、ログイン履歴でこのブラウザを識別するために使います。ランダムな値だけを保持します。
+privacy-trusted-purpose = 「この端末を信頼する」を選んだ場合のみ: このブラウザでは認証コードの入力を省略します(パスワードは省略しません)。ランダムな値だけを保持します。
+privacy-trusted-lifetime = 最長{ $days }日。端末の一覧からいつでも解除できます。

@@ -340,6 +340,9 @@ pub async fn privacy(
             remember_cookie => &c.remember,
             csrf_cookie => &c.csrf,
             lang_cookie => super::i18n::LANG_COOKIE,
+            browser_cookie => &c.browser,
+            trusted_cookie => &c.trusted,
+            trusted_days => (state.flows.config.trusted_device_lifetime.as_secs() / 86_400).to_string(),
             remember_days => days.to_string(),
         },
     )?;

@@ -11,7 +11,48 @@ both_backends!(
     wrong_password_reshows_the_form_without_the_password,
     return_to_never_leaves_the_site,
     operations_endpoints,
+    privacy_page_names_every_cookie,
 );
+
+async fn privacy_page_names_every_cookie(kind: Kind) {
+    // R13: every cookie tsuzuki can set is on the privacy page, with its purpose and lifetime,
+    // in both languages.
+    let Some(app) = spawn_app(kind, "[trusted_devices]\nlifetime = \"21d\"\n").await else {
+        return;
+    };
+    let c = &app.state.cookies;
+    let names = [
+        c.session.clone(),
+        c.remember.clone(),
+        c.csrf.clone(),
+        c.browser.clone(),
+        c.trusted.clone(),
+        "tsuzuki_lang".to_string(),
+    ];
+    for (lang, trusted_words) in [("en", "21 days at most"), ("ja", "最長21日")] {
+        let html = app
+            .http
+            .get(app.url("/privacy"))
+            .header("accept-language", lang)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        for name in &names {
+            assert!(
+                html.contains(&format!("<code>{name}</code>")),
+                "{lang}: {name} missing"
+            );
+        }
+        assert!(
+            html.contains(trusted_words),
+            "{lang}: the trusted-device lifetime"
+        );
+    }
+    app.finish().await;
+}
 
 /// GET /sign-in; returns (csrf cookie value, csrf form token).
 async fn open_form(app: &TestApp, query: &str) -> (String, String) {
