@@ -264,15 +264,23 @@ retry_on_steal() { # command args...: the command prints one results line with s
     echo "$best attempts=$attempt"
 }
 run_fixed_once() {
-    local label=$1 rate=$2 out s0 s1 line
+    fixed_once "$1" "$2" "http://127.0.0.1:$PORT/auth/check" "$TPID" --expect-user "$USER_ID"
+}
+# The bare server at a fixed rate: what this machine's own tail looks like at that rate.
+run_fixed_bare_once() {
+    fixed_once "$1" "$2" "http://127.0.0.1:$BARE_PORT/" "$BPID"
+}
+fixed_once() { # label rate url pid [loadgen args...]
+    local label=$1 rate=$2 url=$3 pid=$4 out s0 s1 line
+    shift 4
     out=$WORK/loadgen-$label.txt
-    s0=$(snap "$TPID")
+    s0=$(snap "$pid")
     timeout $((DURATION + WARMUP + 30)) taskset -c $LOADER_CORE "$BIN/loadgen" \
-        --url "http://127.0.0.1:$PORT/auth/check" --rate "$rate" --duration "$DURATION" \
+        --url "$url" --rate "$rate" --duration "$DURATION" \
         --warmup "$WARMUP" --connections "$FIXED_CONNS" --tokens "$TOKENS" \
-        --expect-user "$USER_ID" --label "$label" --timeline >"$out" 2>&1 ||
+        "$@" --label "$label" --timeline >"$out" 2>&1 ||
         die "loadgen ($label) failed: $(tail -5 "$out")"
-    s1=$(snap "$TPID")
+    s1=$(snap "$pid")
     line=$(grep '^LOADGEN ' "$out") || die "loadgen ($label) printed no results"
     echo "$line $(cpu_report "$s0" "$s1")"
 }
@@ -569,7 +577,7 @@ bench_backend() {
     wait_quiet "warm-up"
     run_wrk "warmup-$backend" "http://127.0.0.1:$PORT/auth/check" "$TOKENS" "$USER_ID" 3 "$TPID" >/dev/null
 
-    local cpu_ratio tsu_cpu_rps bare_cpu_rps half_line rss_checks burst_line rss_burst
+    local cpu_ratio tsu_cpu_rps bare_cpu_rps half_line bare_half_line="" rss_checks burst_line rss_burst
     local churn_line="" churn_misses="" rss hwm checks others ratio tsu_rps bare_rps
     local -a bare_lines=() tsu_lines=() ratios=() cpu_ratios=()
     if [[ -z $ONLY ]]; then
@@ -592,8 +600,6 @@ bench_backend() {
         ratios+=("$(awk -v a="$(kv " $line" rps)" -v b="$(kv " ${bare_lines[-1]}" rps)" 'BEGIN { printf "%.2f", a / b }')")
         cpu_ratios+=("$(awk -v a="$(kv " $line" per_cpu_rps)" -v b="$(kv " ${bare_lines[-1]}" per_cpu_rps)" 'BEGIN { printf "%.2f", a / b }')")
     done
-    kill -CONT "$BPID"; kill -TERM "$BPID"; wait "$BPID" 2>/dev/null || true
-
     bare_rps=$(col rps "${bare_lines[@]}"); tsu_rps=$(col rps "${tsu_lines[@]}")
     ratio=$(printf '%s\n' "${ratios[@]}" | median)
     ratio=$(awk -v r="$ratio" 'BEGIN { printf "%.2f", r }')
@@ -608,6 +614,15 @@ bench_backend() {
     log "[$backend] fixed rate $half req/s (half of the maximum), ${WARMUP}+${DURATION} s"
     half_line=$(run_fixed "half-$backend" "$half")
     log "  $half_line"
+    # The same fixed rate against the bare server: the tail this machine gives a server that
+    # does nothing at all, so that tsuzuki's p99 can be read against it.
+    kill -STOP "$TPID"; kill -CONT "$BPID"
+    wait_quiet "half rate, bare"
+    log "[$backend] bare server at the same fixed rate"
+    bare_half_line=$(retry_on_steal run_fixed_bare_once "half-bare-$backend" "$half")
+    log "  $bare_half_line"
+    kill -TERM "$BPID"; wait "$BPID" 2>/dev/null || true
+    kill -CONT "$TPID"
     rss_checks=$(rss_kib "$TPID")
 
     # --- Fixed moderate rate during a sign-in burst.
@@ -693,6 +708,7 @@ bench_backend() {
         echo "| /auth/check p50 / p99 at max rate (closed loop, $CONNS connections) | $(ms "$(col p50_us "${tsu_lines[@]}")") / $(ms "$(col p99_us "${tsu_lines[@]}")") | | |"
         echo "| bare p50 / p99 at max rate (closed loop, $CONNS connections) | $(ms "$(col p50_us "${bare_lines[@]}")") / $(ms "$(col p99_us "${bare_lines[@]}")") | | |"
         echo "| p99 at half the max rate ($half req/s fixed, open loop) | **$(ms "$half_p99")** (p50 $(ms "$(kv " $half_line" p50_us)"), p99.9 $(ms "$(kv " $half_line" p999_us)"), max $(ms "$(kv " $half_line" max_us)")) | < 1 ms | $ok_half |"
+        echo "| the bare server at the same fixed rate (the machine's own tail) | p99 $(ms "$(kv " $bare_half_line" p99_us)") (p50 $(ms "$(kv " $bare_half_line" p50_us)"), p99.9 $(ms "$(kv " $bare_half_line" p999_us)"), max $(ms "$(kv " $bare_half_line" max_us)")) | | |"
         echo "| p99 during the sign-in burst ($burst_rate req/s fixed, open loop) | **$(ms "$burst_p99")** (p50 $(ms "$(kv " $burst_line" p50_us)"), p99.9 $(ms "$(kv " $burst_line" p999_us)"), max $(ms "$(kv " $burst_line" max_us)")) | < 5 ms | $ok_burst |"
         echo "| sign-ins during the burst ($BURST_CONNS concurrent) | $(kv " $burst_line" signin_ok) ok, $(kv " $burst_line" signin_busy) busy (503) in $(kv " $burst_line" signin_secs) s; hashing at its limit ($hash_conc) in $(kv " $burst_line" gauge_at_limit) of $(kv " $burst_line" gauge_samples) samples | | |"
         echo "| VmRSS after the run | **$((rss / 1024)) MiB** (peak $((hwm / 1024)) MiB; $((rss_checks / 1024)) MiB after the check runs, $((rss_burst / 1024)) MiB after the sign-in burst) | < 64 MiB | $ok_rss |"
@@ -706,6 +722,7 @@ bench_backend() {
             echo "- round $((r + 1)): tsuzuki $(kv " ${tsu_lines[$r]}" rps) req/s, $(kv " ${tsu_lines[$r]}" per_cpu_rps) per CPU-s [$(cpu "${tsu_lines[$r]}")]; bare $(kv " ${bare_lines[$r]}" rps) req/s, $(kv " ${bare_lines[$r]}" per_cpu_rps) per CPU-s [$(cpu "${bare_lines[$r]}")]"
         done
         echo "- half rate (attempt $(kv " $half_line" attempts)): $(cpu "$half_line"); achieved $(kv " $half_line" achieved_rps) req/s; generator lag p50/p99 $(kv " $half_line" lag_p50_us)/$(kv " $half_line" lag_p99_us) µs"
+        echo "- half rate, bare server (attempt $(kv " $bare_half_line" attempts)): $(cpu "$bare_half_line"); achieved $(kv " $bare_half_line" achieved_rps) req/s"
         echo "- sign-in burst (attempt $(kv " $burst_line" attempts)): $(cpu "$burst_line"); achieved $(kv " $burst_line" achieved_rps) req/s; generator lag p50/p99 $(kv " $burst_line" lag_p50_us)/$(kv " $burst_line" lag_p99_us) µs"
         [[ -n $churn_line ]] && echo "- cache churn: $(cpu "$churn_line")"
         if (( ${#BUSY_MEASUREMENTS[@]} > 0 )); then

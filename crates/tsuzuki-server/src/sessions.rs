@@ -77,11 +77,17 @@ pub struct Identity {
     pub remembered: bool,
     /// The remember-me family this session was restored from.
     pub remember_handle: Option<String>,
+    /// The forward-auth answer's headers, rendered once by the HTTP adapter the first time it
+    /// answers for this session and reused while the identity is cached: building and
+    /// validating a dozen header values per check was most of a cache hit's cost
+    /// (docs/benchmarks.md).
+    pub rendered_headers: std::sync::OnceLock<axum::http::HeaderMap>,
 }
 
 impl Identity {
     fn of(record: &SessionRecord, email: &str) -> Self {
         Identity {
+            rendered_headers: std::sync::OnceLock::new(),
             handle: record.handle.clone(),
             user_id: record.user_id.clone(),
             email: email.to_string(),
