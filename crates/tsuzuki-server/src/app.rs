@@ -268,6 +268,8 @@ impl Application {
         for job in jobs {
             let _ = job.await;
         }
+        // Activity gathered for the next batch is written before the process ends.
+        self.state.sessions.flush_touches().await;
     }
 }
 

@@ -22,7 +22,7 @@ use tsuzuki_core::session::{
     self, Activity, AuthMethod, Deadlines, ExpiryCause, SessionPolicy, SessionTimes,
 };
 use tsuzuki_core::token::{SecretToken, TokenHash, public_id};
-use tsuzuki_store::{SessionRecord, SessionView, Store, StoreError, User};
+use tsuzuki_store::{SessionRecord, SessionTouch, SessionView, Store, StoreError, User};
 
 /// Why a request has no valid session. `code` is the stable reason sent to clients (SEC-14).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,17 +77,11 @@ pub struct Identity {
     pub remembered: bool,
     /// The remember-me family this session was restored from.
     pub remember_handle: Option<String>,
-    /// The forward-auth answer's headers, rendered once by the HTTP adapter the first time it
-    /// answers for this session and reused while the identity is cached: building and
-    /// validating a dozen header values per check was most of a cache hit's cost
-    /// (docs/benchmarks.md).
-    pub rendered_headers: std::sync::OnceLock<axum::http::HeaderMap>,
 }
 
 impl Identity {
     fn of(record: &SessionRecord, email: &str) -> Self {
         Identity {
-            rendered_headers: std::sync::OnceLock::new(),
             handle: record.handle.clone(),
             user_id: record.user_id.clone(),
             email: email.to_string(),
@@ -139,7 +133,17 @@ struct Inner {
     feed_seq: AtomicI64,
     audit: Audit,
     metrics: Arc<Metrics>,
+    /// Activity waiting to be written, and whether a flush is already scheduled.
+    pending_touches: Mutex<Vec<SessionTouch>>,
+    flush_scheduled: AtomicBool,
 }
+
+/// How long activity writes gather before one transaction writes them all. Measured: writing
+/// each session's touch on its own (a task, a connection, a commit each) stalled the single
+/// worker of a one-core server for tens of milliseconds at a time under load (docs/benchmarks.md);
+/// a batch every half second costs one commit. A crash loses at most this much activity, on
+/// top of what `touch_interval` coalesces anyway.
+const TOUCH_FLUSH_DELAY: std::time::Duration = std::time::Duration::from_millis(500);
 
 impl Sessions {
     pub fn new(
@@ -164,6 +168,8 @@ impl Sessions {
                 feed_seq: AtomicI64::new(0),
                 audit,
                 metrics,
+                pending_touches: Mutex::new(Vec::new()),
+                flush_scheduled: AtomicBool::new(false),
             }),
         }
     }
@@ -443,13 +449,36 @@ impl Sessions {
             return;
         }
         i.metrics.session_touch_writes.inc();
-        let store = i.store.clone();
-        let ip = ip.to_string();
-        tokio::spawn(async move {
-            if let Err(e) = store.touch_session(&hash, active, &ip).await {
-                tracing::warn!(error = %e, "session activity not written");
-            }
-        });
+        i.pending_touches
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(SessionTouch {
+                id_hash: hash,
+                last_active_at: active,
+                ip: ip.to_string(),
+            });
+        if !i.flush_scheduled.swap(true, Ordering::AcqRel) {
+            let me = self.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(TOUCH_FLUSH_DELAY).await;
+                me.flush_touches().await;
+            });
+        }
+    }
+
+    /// Write the gathered activity in one transaction.
+    pub async fn flush_touches(&self) {
+        let i = &self.inner;
+        // Cleared before draining: a touch that arrives meanwhile schedules the next flush.
+        i.flush_scheduled.store(false, Ordering::Release);
+        let batch =
+            std::mem::take(&mut *i.pending_touches.lock().unwrap_or_else(|p| p.into_inner()));
+        if batch.is_empty() {
+            return;
+        }
+        if let Err(e) = i.store.touch_sessions(&batch).await {
+            tracing::warn!(error = %e, sessions = batch.len(), "session activity not written");
+        }
     }
 
     /// End one session (sign-out). Idempotent.

@@ -76,13 +76,9 @@ pub trait Store: FlowStore + FactorStore + HistoryStore + Send + Sync + 'static 
     async fn insert_session(&self, session: &SessionRecord) -> Result<()>;
     /// The session with this id hash, joined with its user's email and disabled flag.
     async fn session_by_hash(&self, id_hash: &TokenHash) -> Result<Option<SessionView>>;
-    /// Store the latest activity (coalesced by the caller) and the address it came from.
-    async fn touch_session(
-        &self,
-        id_hash: &TokenHash,
-        last_active_at: Timestamp,
-        ip: &str,
-    ) -> Result<()>;
+    /// Store the latest activity of several sessions (coalesced and batched by the caller) and
+    /// the addresses it came from, in one transaction. Never moves a session's activity back.
+    async fn touch_sessions(&self, touches: &[SessionTouch]) -> Result<()>;
     /// Delete one session and log its revocation. Returns whether it existed.
     async fn revoke_session(&self, id_hash: &TokenHash, now: Timestamp) -> Result<bool>;
     /// Delete every session of a user (but `keep`, if given) and log the revocation.

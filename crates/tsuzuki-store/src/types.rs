@@ -105,3 +105,11 @@ pub struct Rotation {
     pub now: Timestamp,
     pub ip: String,
 }
+
+/// One session's latest activity, as a batch of activity writes carries it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionTouch {
+    pub id_hash: TokenHash,
+    pub last_active_at: Timestamp,
+    pub ip: String,
+}

@@ -44,7 +44,7 @@ pub async fn check(
             return Err(AppError::unauthorized("step_up_required"));
         }
     }
-    identity_response(&state, &s)
+    identity_response(&s)
 }
 
 /// The fast path (issue #2 item 7): `GET /auth/check` with a session that is a clean cache hit is
@@ -73,34 +73,13 @@ pub async fn fast_check<B>(
         .sessions
         .authenticate_cached(cookie, activity(headers), &ip)
         .await?;
-    let response = identity_response(state, &s).ok()?;
-    // The rendered headers already carry the security headers: only the counting is left.
-    super::count_response(state, &response);
+    let mut response = identity_response(&s).ok()?;
+    super::finish_response(state, &mut response);
     Some(response)
 }
 
-/// 200 with the identity headers a proxy passes on to the application, and the security
-/// headers every response carries — rendered once per cached session, then cloned.
-fn identity_response(
-    state: &AppState,
-    s: &crate::sessions::ActiveSession,
-) -> Result<Response, AppError> {
-    let headers = match s.rendered_headers.get() {
-        Some(h) => h,
-        None => {
-            let rendered = render_identity(state, s)?;
-            s.rendered_headers.get_or_init(|| rendered)
-        }
-    };
-    let mut response = StatusCode::OK.into_response();
-    *response.headers_mut() = headers.clone();
-    Ok(response)
-}
-
-fn render_identity(
-    state: &AppState,
-    s: &crate::sessions::ActiveSession,
-) -> Result<HeaderMap, AppError> {
+/// 200 with the identity headers a proxy passes on to the application.
+fn identity_response(s: &crate::sessions::ActiveSession) -> Result<Response, AppError> {
     let mut response = StatusCode::OK.into_response();
     let h = response.headers_mut();
     let methods: Vec<&str> = s.methods.iter().map(|m| m.code()).collect();
@@ -122,8 +101,7 @@ fn render_identity(
         HeaderValue::from_str(&percent_encode(&s.email)).unwrap_or(HeaderValue::from_static(""))
     });
     h.insert(EMAIL, email);
-    super::security_headers(&mut response, state.config.is_https());
-    Ok(std::mem::take(response.headers_mut()))
+    Ok(response)
 }
 
 fn percent_encode(s: &str) -> String {

@@ -277,11 +277,6 @@ async fn frame(State(state): State<AppState>, request: Request, next: Next) -> R
 /// What every response gets on its way out, on the full path and the fast path alike.
 pub fn finish_response(state: &AppState, response: &mut Response) {
     security_headers(response, state.config.is_https());
-    count_response(state, response);
-}
-
-/// Count a response by its status class.
-pub fn count_response(state: &AppState, response: &Response) {
     let class = match response.status().as_u16() {
         100..=199 => "1xx",
         200..=299 => "2xx",
@@ -302,7 +297,7 @@ const CORP: HeaderName = HeaderName::from_static("cross-origin-resource-policy")
 
 /// A strict CSP with no inline script, no framing, no sniffing, no referrer, and no caching
 /// unless a handler chose otherwise (SEC-23); HSTS with https.
-pub(crate) fn security_headers(response: &mut Response, https: bool) {
+fn security_headers(response: &mut Response, https: bool) {
     let h = response.headers_mut();
     h.insert(
         header::CONTENT_SECURITY_POLICY,

@@ -10,8 +10,8 @@ mod history;
 
 use crate::backend::Backend;
 use crate::{
-    EventRecord, NewUser, RememberRecord, Result, Revocation, Rotation, SessionRecord, SessionView,
-    Store, StoreError, User,
+    EventRecord, NewUser, RememberRecord, Result, Revocation, Rotation, SessionRecord,
+    SessionTouch, SessionView, Store, StoreError, User,
 };
 use async_trait::async_trait;
 use sqlx::any::AnyRow;
@@ -241,22 +241,23 @@ impl Store for SqlStore {
         .transpose()
     }
 
-    async fn touch_session(
-        &self,
-        id_hash: &TokenHash,
-        last_active_at: Timestamp,
-        ip: &str,
-    ) -> Result<()> {
-        // Never moves activity backwards: two nodes touching out of order keep the later time.
-        sqlx::query(
-            "UPDATE sessions SET last_active_at = CASE WHEN last_active_at > $1 THEN last_active_at ELSE $1 END, \
-             last_ip = $2 WHERE id_hash = $3",
-        )
-        .bind(last_active_at.0)
-        .bind(ip)
-        .bind(id_hash.0.to_vec())
-        .execute(&self.pool)
-        .await?;
+    async fn touch_sessions(&self, touches: &[SessionTouch]) -> Result<()> {
+        // One transaction for the batch: one commit (one WAL sync point on SQLite) however many
+        // sessions were active since the last batch.
+        let mut tx = self.pool.begin().await?;
+        for t in touches {
+            // Never moves activity backwards: two nodes touching out of order keep the later time.
+            sqlx::query(
+                "UPDATE sessions SET last_active_at = CASE WHEN last_active_at > $1 THEN last_active_at ELSE $1 END, \
+                 last_ip = $2 WHERE id_hash = $3",
+            )
+            .bind(t.last_active_at.0)
+            .bind(&t.ip)
+            .bind(t.id_hash.0.to_vec())
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 

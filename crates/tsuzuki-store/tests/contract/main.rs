@@ -7,7 +7,9 @@ use tsuzuki_core::remember::{FamilyState, RememberCookie, Sealed};
 use tsuzuki_core::session::SessionTimes;
 use tsuzuki_core::token::{SecretToken, TokenHash, public_id};
 use tsuzuki_store::testing::{Kind, TestDatabase};
-use tsuzuki_store::{NewUser, RememberRecord, Rotation, SessionRecord, Store, StoreError};
+use tsuzuki_store::{
+    NewUser, RememberRecord, Rotation, SessionRecord, SessionTouch, Store, StoreError,
+};
 
 /// Run `body` against a fresh database of `kind`; skip loudly if PostgreSQL is absent and allowed.
 async fn with_store<F, Fut>(kind: Kind, body: F)
@@ -173,14 +175,34 @@ async fn touch_never_moves_activity_backwards(store: Arc<dyn Store>, _: String) 
     let id = user(&*store, "a@example.com").await;
     let (token, rec) = session(&id, 1000, 5000);
     store.insert_session(&rec).await.unwrap();
+    let (other, other_rec) = session(&id, 1000, 5000);
+    store.insert_session(&other_rec).await.unwrap();
+    let touch = |t: &SecretToken, at: i64, ip: &str| SessionTouch {
+        id_hash: t.hash(),
+        last_active_at: Timestamp(at),
+        ip: ip.into(),
+    };
+    // One batch for two sessions; a later batch with an older time for the first.
     store
-        .touch_session(&token.hash(), Timestamp(1500), "198.51.100.7")
+        .touch_sessions(&[
+            touch(&token, 1500, "198.51.100.7"),
+            touch(&other, 1700, "198.51.100.9"),
+        ])
         .await
         .unwrap();
     store
-        .touch_session(&token.hash(), Timestamp(1200), "198.51.100.8")
+        .touch_sessions(&[touch(&token, 1200, "198.51.100.8")])
         .await
         .unwrap();
+    store.touch_sessions(&[]).await.unwrap();
+    let o = store
+        .session_by_hash(&other.hash())
+        .await
+        .unwrap()
+        .unwrap()
+        .session;
+    assert_eq!(o.times.last_active_at, Timestamp(1700), "batched");
+    assert_eq!(o.last_ip, "198.51.100.9");
     let s = store
         .session_by_hash(&token.hash())
         .await
