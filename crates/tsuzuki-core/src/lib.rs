@@ -8,6 +8,7 @@
 pub mod alerts;
 pub mod clock;
 pub mod device;
+pub mod drafts;
 pub mod email;
 pub mod events;
 pub mod flow;

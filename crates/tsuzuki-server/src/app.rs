@@ -223,6 +223,11 @@ impl Application {
             flows,
             factors,
             history,
+            drafts: crate::drafts::Drafts {
+                store: store.clone(),
+                clock: remember.clock.clone(),
+                policy: config.drafts,
+            },
             account,
             cookies: Arc::new(CookieSettings::new(
                 &config.session_cookie_name,
@@ -356,6 +361,16 @@ pub async fn cleanup_once(state: &AppState) {
             }
         }
         Err(e) => tracing::warn!(error = %e, "login history cleanup failed"),
+    }
+    // Drafts not saved again within `drafts.retention` (S5).
+    match state.drafts.cleanup().await {
+        Ok(n) => {
+            state.metrics.cleanup_deleted.inc_by(n);
+            if n > 0 {
+                tracing::info!(drafts = n, "expired drafts deleted");
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "draft cleanup failed"),
     }
 
     // The feed must outlive the slowest poller by far; an hour is ample for a sub-second poll.

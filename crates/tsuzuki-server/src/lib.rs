@@ -6,6 +6,7 @@ pub mod app;
 pub mod audit;
 pub mod config;
 pub mod courier;
+pub mod drafts;
 pub mod factors;
 pub mod flows;
 pub mod history;

@@ -9,6 +9,7 @@
 //! The store keeps no rules: it never decides whether a session is valid, only returns rows.
 
 pub mod backend;
+mod drafts;
 mod factors;
 mod flows;
 mod history;
@@ -18,6 +19,7 @@ pub mod testing;
 mod types;
 
 pub use backend::{Backend, connect};
+pub use drafts::{DraftRecord, DraftStore};
 pub use factors::{FactorRecord, FactorStore, TrustedDeviceRecord};
 pub use flows::{FlowRecord, FlowStore, PendingCode};
 pub use history::{HistoryStore, SignInRecord};
@@ -56,10 +58,12 @@ impl From<sqlx::Error> for StoreError {
 pub type Result<T> = std::result::Result<T, StoreError>;
 
 /// Everything tsuzuki keeps. Implemented by [`sql::SqlStore`] for SQLite and PostgreSQL. The
-/// parts added with the sign-in flows live in their own traits ([`FlowStore`], [`FactorStore`],
-/// [`HistoryStore`]) so that each file stays about one thing.
+/// parts added with the sign-in flows and drafts live in their own traits ([`FlowStore`],
+/// [`FactorStore`], [`HistoryStore`], [`DraftStore`]) so that each file stays about one thing.
 #[async_trait]
-pub trait Store: FlowStore + FactorStore + HistoryStore + Send + Sync + 'static {
+pub trait Store:
+    FlowStore + FactorStore + HistoryStore + DraftStore + Send + Sync + 'static
+{
     fn backend(&self) -> Backend;
     /// A cheap query that proves the database answers (readiness).
     async fn ping(&self) -> Result<()>;

@@ -33,6 +33,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "flows",
         include_str!("../migrations/sqlite/0003_flows.sql"),
     ),
+    (
+        4,
+        "drafts",
+        include_str!("../migrations/sqlite/0004_drafts.sql"),
+    ),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (
@@ -49,6 +54,11 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         3,
         "flows",
         include_str!("../migrations/postgres/0003_flows.sql"),
+    ),
+    (
+        4,
+        "drafts",
+        include_str!("../migrations/postgres/0004_drafts.sql"),
     ),
 ];
 

@@ -276,3 +276,13 @@ flow-expires-note-address = This request stays open until
 privacy-browser-purpose = Set when a sign-in needs a second step: ties the sign-in to this browser, so that it can be resumed here and only here, and lets your login history recognise this browser. Holds a random value only.
 privacy-trusted-purpose = Only if you chose "Trust this device": skips the code step on this browser (never the password). Holds a random value only.
 privacy-trusted-lifetime = { $days } days at most; you can end it at any time from the devices page.
+
+# Drafts (S5)
+error-draft_key_invalid = That draft name cannot be used.
+error-draft_key_invalid-hint = Use up to 128 letters, digits and . _ - : / for a form's key.
+error-draft_too_large = The draft is too large to keep.
+error-draft_too_large-hint = Drafts are kept up to { $max } bytes. What you typed is still on this page.
+error-too_many_drafts = Too many drafts are kept for this account.
+error-too_many_drafts-hint = At most { $max } drafts are kept. Submit or discard some forms, and this one is saved again.
+error-draft_not_found = There is no saved draft for this form.
+error-draft_not_found-hint = Nothing was saved yet, or the draft was submitted or expired.

@@ -272,3 +272,13 @@ flow-expires-note-address = この手続きの有効期限:
 privacy-browser-purpose = ログインに2段階目の確認が必要なときに設定します。ログイン手続きをこのブラウザに結び付け(このブラウザでだけ再開できます)、ログイン履歴でこのブラウザを識別するために使います。ランダムな値だけを保持します。
 privacy-trusted-purpose = 「この端末を信頼する」を選んだ場合のみ: このブラウザでは認証コードの入力を省略します(パスワードは省略しません)。ランダムな値だけを保持します。
 privacy-trusted-lifetime = 最長{ $days }日。端末の一覧からいつでも解除できます。
+
+# Drafts (S5)
+error-draft_key_invalid = この下書きの名前は使えません。
+error-draft_key_invalid-hint = フォームのキーには、128文字以内の英数字と . _ - : / を使ってください。
+error-draft_too_large = 下書きが大きすぎるため保存できません。
+error-draft_too_large-hint = 下書きは{ $max }バイトまで保存できます。入力した内容はこのページに残っています。
+error-too_many_drafts = このアカウントで保存している下書きが多すぎます。
+error-too_many_drafts-hint = 下書きは{ $max }件まで保存できます。ほかのフォームを送信するか破棄すると、この下書きも保存されます。
+error-draft_not_found = このフォームの下書きは保存されていません。
+error-draft_not_found-hint = まだ保存されていないか、送信済みまたは期限切れです。

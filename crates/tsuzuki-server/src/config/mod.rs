@@ -109,6 +109,8 @@ pub struct Config {
     pub sms: Option<SmsConfig>,
     /// Sign-in flows, codes, authenticators, trusted devices, history and alerts (issue #4).
     pub flows: FlowConfig,
+    /// Autosaved drafts: size, count and retention (S5).
+    pub drafts: tsuzuki_core::drafts::DraftPolicy,
 }
 
 impl std::fmt::Debug for Config {
@@ -365,6 +367,7 @@ fn resolve(f: &mut Fields) -> Config {
     let mail = messaging::mail(f);
     let sms = messaging::sms(f);
     let flows = flows::flows(f);
+    let drafts = drafts_policy(f, max_body_bytes);
 
     Config {
         listen,
@@ -404,7 +407,25 @@ fn resolve(f: &mut Fields) -> Config {
         mail,
         sms,
         flows,
+        drafts,
     }
+}
+
+fn drafts_policy(f: &mut Fields, max_body_bytes: usize) -> tsuzuki_core::drafts::DraftPolicy {
+    let d = tsuzuki_core::drafts::DraftPolicy::default();
+    let p = tsuzuki_core::drafts::DraftPolicy {
+        max_bytes: f.integer("drafts.max_bytes", 48 * 1024, 1024, 16 * 1024 * 1024),
+        retention: f.duration("drafts.retention", d.retention, Duration::from_secs(60)),
+        max_per_account: f.integer("drafts.max_per_account", d.max_per_account, 1, 10_000),
+    };
+    // A draft travels in a JSON body with its key and page around it.
+    if p.max_bytes + 4096 > max_body_bytes {
+        f.issue(
+            "drafts.max_bytes",
+            "must be at least 4 KiB under http.max_body_bytes (the request also carries the page and the JSON around the draft)",
+        );
+    }
+    p
 }
 
 fn remember_policy(f: &mut Fields) -> RememberPolicy {

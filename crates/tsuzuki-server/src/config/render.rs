@@ -53,6 +53,12 @@ pub fn render_effective(c: &Config) -> String {
     throttle(&mut out, "second_factor", &c.throttle_second_factor);
     super::flows::render(&mut out, &c.flows);
     out.push_str(&format!(
+        "\n[drafts]\nmax_bytes = {}\nretention = {}\nmax_per_account = {}\n",
+        c.drafts.max_bytes,
+        d(c.drafts.retention),
+        c.drafts.max_per_account
+    ));
+    out.push_str(&format!(
         "\n[cache]\ncapacity = {}\nrevocation_poll_interval = {}\n",
         c.cache_capacity,
         d(c.revocation_poll_interval)

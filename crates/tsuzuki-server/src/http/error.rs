@@ -299,6 +299,10 @@ mod tests {
             "too_many_attempts",
             "factor_name_invalid",
             "phone_invalid",
+            "draft_key_invalid",
+            "draft_too_large",
+            "too_many_drafts",
+            "draft_not_found",
             "not_me_link_invalid",
         ] {
             for lang in [Lang::En, Lang::Ja] {

@@ -10,6 +10,7 @@ pub mod client;
 pub mod context;
 pub mod cookies;
 pub mod csrf;
+pub mod drafts;
 pub mod error;
 pub mod flows;
 pub mod forward_auth;
@@ -86,6 +87,7 @@ pub struct Services {
     pub flows: crate::flows::Flows,
     pub factors: crate::factors::Factors,
     pub history: crate::history::LoginHistory,
+    pub drafts: crate::drafts::Drafts,
 }
 
 impl AppState {
@@ -196,6 +198,11 @@ pub fn router(state: AppState) -> Router {
             post(recovery::password_submit),
         )
         .route("/api/flows/{id}/password", post(recovery::api_password))
+        .route("/api/drafts", get(drafts::list))
+        .route(
+            "/api/drafts/{*key}",
+            get(drafts::get).put(drafts::save).delete(drafts::delete),
+        )
         .route("/account/security", get(security::page))
         .route("/account/security/totp", post(security::totp_begin_submit))
         .route("/account/security/totp/{id}", get(security::totp_page))

@@ -3,6 +3,7 @@
 
 mod account;
 mod admin;
+mod drafts;
 mod flows;
 mod harness;
 mod history;

@@ -4,6 +4,7 @@
 //! integers for times and flags. A statement that cannot be written portably belongs in
 //! [`crate::backend`] with a `match` on the backend, not here.
 
+mod drafts;
 mod factors;
 mod flows;
 mod history;

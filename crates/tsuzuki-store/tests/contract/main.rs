@@ -33,6 +33,7 @@ macro_rules! contract {
 }
 
 // After the macro: macro_rules! is visible only below its definition.
+mod drafts;
 mod flows;
 
 contract!(
