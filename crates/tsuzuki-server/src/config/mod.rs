@@ -413,8 +413,11 @@ fn resolve(f: &mut Fields) -> Config {
 
 fn drafts_policy(f: &mut Fields, max_body_bytes: usize) -> tsuzuki_core::drafts::DraftPolicy {
     let d = tsuzuki_core::drafts::DraftPolicy::default();
+    // By default as large as the body limit allows, at most 48 KiB: lowering
+    // http.max_body_bytes alone must not make the configuration invalid.
+    let fitting = max_body_bytes.saturating_sub(4096).clamp(1024, 48 * 1024);
     let p = tsuzuki_core::drafts::DraftPolicy {
-        max_bytes: f.integer("drafts.max_bytes", 48 * 1024, 1024, 16 * 1024 * 1024),
+        max_bytes: f.integer("drafts.max_bytes", fitting, 1024, 16 * 1024 * 1024),
         retention: f.duration("drafts.retention", d.retention, Duration::from_secs(60)),
         max_per_account: f.integer("drafts.max_per_account", d.max_per_account, 1, 10_000),
     };

@@ -361,3 +361,21 @@ fn sms_problems_are_named() {
     assert_eq!(sms.body_template, "to={to}&body={body}");
     assert_eq!(sms.headers[0].0, "authorization");
 }
+
+#[test]
+fn drafts_fit_in_the_body_limit() {
+    // Lowering the body limit alone lowers the drafts' default with it; an explicit draft size
+    // that cannot fit is named.
+    let c = load_from(Some("[http]\nmax_body_bytes = 8192\n"), std::iter::empty()).unwrap();
+    assert_eq!(c.drafts.max_bytes, 4096);
+    assert_eq!(Config::defaults().drafts.max_bytes, 48 * 1024);
+    let issues = load_from(
+        Some("[http]\nmax_body_bytes = 8192\n[drafts]\nmax_bytes = 8000\n"),
+        std::iter::empty(),
+    )
+    .unwrap_err();
+    assert!(
+        issues.iter().any(|i| i.key == "drafts.max_bytes"),
+        "{issues:?}"
+    );
+}
