@@ -2,7 +2,7 @@
 //! expired session, a re-login and another device; limited in key, size, count and time.
 
 use crate::both_backends;
-use crate::harness::{PASSWORD, TestApp, browser, error_code, post_json, spawn_app};
+use crate::harness::{TestApp, browser, error_code, signed_in_browser, spawn_app};
 use reqwest::{Client, StatusCode};
 use serde_json::{Value, json};
 use tsuzuki_store::testing::Kind;
@@ -13,19 +13,6 @@ both_backends!(
     drafts_are_limited_in_key_size_and_count,
     drafts_expire_and_are_cleaned_up,
 );
-
-async fn signed_in(app: &TestApp, email: &str) -> Client {
-    let b = browser();
-    let r = post_json(
-        app,
-        &b,
-        "/api/sign-in",
-        json!({"email": email, "password": PASSWORD}),
-    )
-    .await;
-    assert_eq!(r.status(), StatusCode::OK);
-    b
-}
 
 async fn put(app: &TestApp, b: &Client, key: &str, body: Value) -> reqwest::Response {
     b.put(app.url(&format!("/api/drafts/{key}")))
@@ -48,7 +35,7 @@ async fn a_draft_outlives_its_session_and_its_device(kind: Kind) {
         return;
     };
     app.create_user("a@example.com").await;
-    let laptop = signed_in(&app, "a@example.com").await;
+    let laptop = signed_in_browser(&app, "a@example.com", false).await;
     let text = "お問い合わせの内容です。\nLine two, with \"quotes\".";
     let r = put(
         &app,
@@ -71,7 +58,7 @@ async fn a_draft_outlives_its_session_and_its_device(kind: Kind) {
         StatusCode::UNAUTHORIZED,
         "the session is over"
     );
-    let phone = signed_in(&app, "a@example.com").await;
+    let phone = signed_in_browser(&app, "a@example.com", false).await;
     let r = get(&app, &phone, "support/inquiry").await;
     assert_eq!(r.status(), StatusCode::OK);
     let d: Value = r.json().await.unwrap();
@@ -111,8 +98,8 @@ async fn drafts_belong_to_their_account(kind: Kind) {
     };
     app.create_user("a@example.com").await;
     app.create_user("b@example.com").await;
-    let a = signed_in(&app, "a@example.com").await;
-    let b = signed_in(&app, "b@example.com").await;
+    let a = signed_in_browser(&app, "a@example.com", false).await;
+    let b = signed_in_browser(&app, "b@example.com", false).await;
     assert_eq!(
         put(&app, &a, "inquiry", json!({"content": "a's"}))
             .await
@@ -145,7 +132,7 @@ async fn drafts_are_limited_in_key_size_and_count(kind: Kind) {
         return;
     };
     app.create_user("a@example.com").await;
-    let a = signed_in(&app, "a@example.com").await;
+    let a = signed_in_browser(&app, "a@example.com", false).await;
     let r = put(&app, &a, "bad%20key", json!({"content": 1})).await;
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
     assert_eq!(error_code(r).await, "draft_key_invalid");
@@ -193,7 +180,7 @@ async fn drafts_expire_and_are_cleaned_up(kind: Kind) {
         return;
     };
     let uid = app.create_user("a@example.com").await;
-    let a = signed_in(&app, "a@example.com").await;
+    let a = signed_in_browser(&app, "a@example.com", false).await;
     assert_eq!(
         put(&app, &a, "old", json!({"content": 1})).await.status(),
         StatusCode::OK

@@ -4,8 +4,8 @@
 
 use crate::both_backends;
 use crate::harness::{
-    PASSWORD, TestApp, browser, csrf_of, error_code, post_json, set_cookie_value, spawn_app,
-    totp_now,
+    PASSWORD, TestApp, browser, csrf_of, error_code, post_json, set_cookie_value,
+    signed_in_browser, spawn_app, totp_now,
 };
 use reqwest::{Client, StatusCode};
 use serde_json::{Value, json};
@@ -306,26 +306,13 @@ async fn enrol_totp(app: &TestApp, b: &Client, name: &str) -> TotpSecret {
     secret
 }
 
-async fn signed_in_browser(app: &TestApp, email: &str) -> Client {
-    let b = browser();
-    let r = post_json(
-        app,
-        &b,
-        "/api/sign-in",
-        json!({"email": email, "password": PASSWORD}),
-    )
-    .await;
-    assert_eq!(r.status(), StatusCode::OK);
-    b
-}
-
 async fn two_authenticators_drift_and_replay(kind: Kind) {
     // S9, SEC-47..49: several authenticators; ±1 step accepted, ±2 refused; a code once only.
     let Some(app) = spawn_app(kind, "").await else {
         return;
     };
     app.create_user("a@example.com").await;
-    let b = signed_in_browser(&app, "a@example.com").await;
+    let b = signed_in_browser(&app, "a@example.com", false).await;
     let phone = enrol_totp(&app, &b, "Phone").await;
     app.advance(30);
     let tablet = enrol_totp(&app, &b, "Tablet").await;
@@ -407,7 +394,7 @@ async fn recovery_codes_work_once_and_methods_can_be_switched(kind: Kind) {
         return;
     };
     let uid = app.create_user("a@example.com").await;
-    let b = signed_in_browser(&app, "a@example.com").await;
+    let b = signed_in_browser(&app, "a@example.com", false).await;
     enrol_totp(&app, &b, "Phone").await;
     with_email_factor(&app, &uid).await;
     let r = post_json(&app, &b, "/api/recovery-codes", json!({})).await;

@@ -350,3 +350,21 @@ pub fn totp_now(app: &TestApp, secret: &tsuzuki_core::totp::TotpSecret, offset: 
     let step = totp::step_of(tsuzuki_core::clock::Clock::now(&*app.clock), &p);
     totp::code_at(secret, step + offset, &p)
 }
+
+/// A browser (cookie jar) signed in with the password; the account must need no second factor.
+pub async fn signed_in_browser(app: &TestApp, email: &str, remember: bool) -> reqwest::Client {
+    let b = browser();
+    let r = post_json(
+        app,
+        &b,
+        "/api/sign-in",
+        serde_json::json!({"email": email, "password": PASSWORD, "remember": remember}),
+    )
+    .await;
+    assert_eq!(
+        r.status(),
+        StatusCode::OK,
+        "signed in with the password alone"
+    );
+    b
+}

@@ -5,8 +5,8 @@
 use crate::both_backends;
 use crate::flows::{code_in, start_flow, verify, with_email_factor};
 use crate::harness::{
-    PASSWORD, TestApp, browser, csrf_of, error_code, post_json, set_cookie_value, spawn_app,
-    totp_now,
+    PASSWORD, TestApp, browser, csrf_of, error_code, post_json, set_cookie_value,
+    signed_in_browser, spawn_app, totp_now,
 };
 use crate::sms_sink::SmsSink;
 use crate::smtp_sink::SmtpSink;
@@ -24,20 +24,6 @@ both_backends!(
     sms_codes_go_through_the_webhook,
     email_codes_go_through_real_smtp,
 );
-
-/// Sign in (password only: no factor yet) with a cookie-keeping client.
-async fn signed_in(app: &TestApp, email: &str, remember: bool) -> Client {
-    let b = browser();
-    let r = post_json(
-        app,
-        &b,
-        "/api/sign-in",
-        json!({"email": email, "password": PASSWORD, "remember": remember}),
-    )
-    .await;
-    assert_eq!(r.status(), StatusCode::OK);
-    b
-}
 
 /// Enrol an authenticator; returns its secret and factor id.
 async fn enrol_totp(app: &TestApp, b: &Client) -> (TotpSecret, String) {
@@ -67,7 +53,7 @@ async fn step_up_asks_for_the_second_factor(kind: Kind) {
         return;
     };
     app.create_user("a@example.com").await;
-    let b = signed_in(&app, "a@example.com", false).await;
+    let b = signed_in_browser(&app, "a@example.com", false).await;
     let (secret, _) = enrol_totp(&app, &b).await;
     app.advance(301);
     let r = post_json(
@@ -163,7 +149,7 @@ async fn step_up_page_completes_what_the_person_was_doing(kind: Kind) {
         return;
     };
     app.create_user("a@example.com").await;
-    let b = signed_in(&app, "a@example.com", false).await;
+    let b = signed_in_browser(&app, "a@example.com", false).await;
     let (secret, _) = enrol_totp(&app, &b).await;
     // Another device, signed in with both factors.
     let other = browser();
@@ -265,12 +251,12 @@ async fn enrolling_the_first_factor_ends_remembered_devices(kind: Kind) {
         return;
     };
     let uid = app.create_user("a@example.com").await;
-    signed_in(&app, "a@example.com", true).await;
+    signed_in_browser(&app, "a@example.com", true).await;
     assert_eq!(
         app.state.store.remember_of_user(&uid).await.unwrap().len(),
         1
     );
-    let b = signed_in(&app, "a@example.com", false).await;
+    let b = signed_in_browser(&app, "a@example.com", false).await;
     enrol_totp(&app, &b).await;
     assert!(
         app.state
@@ -292,7 +278,7 @@ async fn removing_a_factor_needs_a_recent_sign_in(kind: Kind) {
         return;
     };
     app.create_user("a@example.com").await;
-    let b = signed_in(&app, "a@example.com", false).await;
+    let b = signed_in_browser(&app, "a@example.com", false).await;
     let (secret, id) = enrol_totp(&app, &b).await;
     app.advance(301);
     let r = post_json(&app, &b, &format!("/api/factors/{id}/remove"), json!({})).await;
@@ -333,7 +319,7 @@ async fn sms_codes_go_through_the_webhook(kind: Kind) {
         return;
     };
     app.create_user("a@example.com").await;
-    let b = signed_in(&app, "a@example.com", false).await;
+    let b = signed_in_browser(&app, "a@example.com", false).await;
     let r = post_json(
         &app,
         &b,
@@ -401,7 +387,7 @@ async fn email_codes_go_through_real_smtp(kind: Kind) {
         return;
     };
     app.create_user("a@example.com").await;
-    let b = signed_in(&app, "a@example.com", false).await;
+    let b = signed_in_browser(&app, "a@example.com", false).await;
     let r = post_json(&app, &b, "/api/factors/code", json!({"method": "email"})).await;
     assert_eq!(r.status(), StatusCode::ACCEPTED);
     let flow: Value = r.json().await.unwrap();
