@@ -155,7 +155,10 @@ fn init_logging(config: &Config) {
     }
 }
 
-async fn serve(config: Config, demo: bool) -> Result<()> {
+async fn serve(mut config: Config, demo: bool) -> Result<()> {
+    if demo {
+        demo_lifetimes(&mut config);
+    }
     let shutdown = shutdown_signal().context("installing signal handlers")?;
     tsuzuki_server::app::ensure_data_dir(&config)?;
     let key = SecretKey::load_or_create(&config.data_dir)
@@ -172,6 +175,19 @@ async fn serve(config: Config, demo: bool) -> Result<()> {
     app.run(shutdown).await;
     println!("tsuzuki stopped");
     Ok(())
+}
+
+/// `--demo`: serve the demo inquiry page and use a short idle limit, so that a newcomer sees the
+/// expiry warning, the autosave and the inline sign-in within minutes. An idle limit that was
+/// configured (any value other than the default) is kept.
+fn demo_lifetimes(config: &mut Config) {
+    config.demo = true;
+    let default = Config::defaults().session.idle_timeout;
+    if config.session.idle_timeout == default {
+        config.session.idle_timeout =
+            std::time::Duration::from_secs(180).min(config.session.absolute_lifetime);
+        println!("Demo: sessions end after 3 minutes without activity (session.idle_timeout)");
+    }
 }
 
 /// A future that resolves on SIGINT or SIGTERM. The handlers are installed when this function

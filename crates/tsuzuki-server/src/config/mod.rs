@@ -111,6 +111,9 @@ pub struct Config {
     pub flows: FlowConfig,
     /// Autosaved drafts: size, count and retention (S5).
     pub drafts: tsuzuki_core::drafts::DraftPolicy,
+    /// `tsuzuki serve --demo`: the demo inquiry page (`/demo/inquiry`) is served. Set by the
+    /// binary, never by a configuration key; false otherwise.
+    pub demo: bool,
 }
 
 impl std::fmt::Debug for Config {
@@ -408,6 +411,7 @@ fn resolve(f: &mut Fields) -> Config {
         sms,
         flows,
         drafts,
+        demo: false,
     }
 }
 

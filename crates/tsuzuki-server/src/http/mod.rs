@@ -10,6 +10,7 @@ pub mod client;
 pub mod context;
 pub mod cookies;
 pub mod csrf;
+pub mod demo;
 pub mod drafts;
 pub mod error;
 pub mod flows;
@@ -151,6 +152,7 @@ pub fn router(state: AppState) -> Router {
         .route("/account", get(pages::account))
         .route("/lang/{code}", get(pages::switch_language))
         .route("/static/tsuzuki.css", get(pages::stylesheet))
+        .route("/static/tsuzuki-client.js", get(pages::client_script))
         .route("/privacy", get(pages::privacy))
         .route("/account/devices", get(account::devices_page))
         .route(
@@ -203,6 +205,7 @@ pub fn router(state: AppState) -> Router {
             "/api/drafts/{*key}",
             get(drafts::get).put(drafts::save).delete(drafts::delete),
         )
+        .route("/demo/inquiry", get(demo::page).post(demo::submit))
         .route("/account/security", get(security::page))
         .route("/account/security/totp", post(security::totp_begin_submit))
         .route("/account/security/totp/{id}", get(security::totp_page))
@@ -302,15 +305,17 @@ pub fn finish_response(state: &AppState, response: &mut Response) {
 const COOP: HeaderName = HeaderName::from_static("cross-origin-opener-policy");
 const CORP: HeaderName = HeaderName::from_static("cross-origin-resource-policy");
 
-/// A strict CSP with no inline script, no framing, no sniffing, no referrer, and no caching
-/// unless a handler chose otherwise (SEC-23); HSTS with https.
+/// A strict CSP with no inline script (scripts and their requests from tsuzuki's own origin
+/// only: the browser client), no framing, no sniffing, no referrer, and no caching unless a
+/// handler chose otherwise (SEC-23); HSTS with https.
 fn security_headers(response: &mut Response, https: bool) {
     let h = response.headers_mut();
     h.insert(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static(
-            "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; \
-             frame-ancestors 'none'; base-uri 'none'; object-src 'none'",
+            "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; \
+             img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; \
+             object-src 'none'",
         ),
     );
     h.insert(

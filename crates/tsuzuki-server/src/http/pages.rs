@@ -297,6 +297,7 @@ pub async fn account(
             expires_iso => iso_time(session.deadlines.expires_at),
             csrf => state.csrf.for_session(&session.id_hash),
             notice => (q.done.as_deref() == Some("password")).then(|| lang.t("account-password-changed")),
+            demo => state.config.demo,
         },
     )?;
     Ok(Html(html).into_response())
@@ -355,6 +356,21 @@ pub async fn stylesheet() -> Response {
     h.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/css; charset=utf-8"),
+    );
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=3600"),
+    );
+    response
+}
+
+/// The browser client (issue #5 item 2, docs/browser-client.md): one plain script, no build step.
+pub async fn client_script() -> Response {
+    let mut response = include_str!("../../static/tsuzuki-client.js").into_response();
+    let h = response.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/javascript; charset=utf-8"),
     );
     h.insert(
         header::CACHE_CONTROL,

@@ -55,6 +55,14 @@ impl Templates {
             ),
             ("history.html", include_str!("../../templates/history.html")),
             ("not_me.html", include_str!("../../templates/not_me.html")),
+            (
+                "demo_inquiry.html",
+                include_str!("../../templates/demo_inquiry.html"),
+            ),
+            (
+                "demo_received.html",
+                include_str!("../../templates/demo_received.html"),
+            ),
         ] {
             env.add_template(name, source)
                 .expect("built-in templates parse");

@@ -3,6 +3,7 @@
 
 mod account;
 mod admin;
+mod client;
 mod drafts;
 mod flows;
 mod harness;
