@@ -20,6 +20,22 @@ impl Device {
     }
 }
 
+/// The kind of device a User-Agent says it is, for support details (S11).
+pub fn kind(user_agent: &str) -> &'static str {
+    if user_agent.contains("iPad") || user_agent.contains("Tablet") {
+        "tablet"
+    } else if user_agent.contains("Mobile")
+        || user_agent.contains("iPhone")
+        || user_agent.contains("Android")
+    {
+        "mobile"
+    } else if user_agent.is_empty() {
+        "unknown"
+    } else {
+        "desktop"
+    }
+}
+
 fn version_after<'a>(ua: &'a str, token: &str) -> Option<&'a str> {
     let start = ua.find(token)? + token.len();
     let v: &str = &ua[start..];
@@ -131,5 +147,26 @@ mod tests {
         for (ua, label) in cases {
             assert_eq!(describe(ua).label(), label, "{ua}");
         }
+    }
+
+    #[test]
+    fn kinds_of_device() {
+        assert_eq!(
+            kind("Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) Mobile/15E148"),
+            "mobile"
+        );
+        assert_eq!(
+            kind("Mozilla/5.0 (Linux; Android 14; Pixel 8) Chrome/120.0 Mobile Safari/537.36"),
+            "mobile"
+        );
+        assert_eq!(
+            kind("Mozilla/5.0 (iPad; CPU OS 17_0 like Mac OS X)"),
+            "tablet"
+        );
+        assert_eq!(
+            kind("Mozilla/5.0 (X11; Linux x86_64; rv:132.0) Gecko/20100101 Firefox/132.0"),
+            "desktop"
+        );
+        assert_eq!(kind(""), "unknown");
     }
 }

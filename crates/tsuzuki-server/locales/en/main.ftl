@@ -312,3 +312,13 @@ demo-received-note = This is a demo: nothing was sent anywhere, and the saved dr
 demo-back = Write another inquiry
 error-demo_incomplete = The inquiry is incomplete.
 error-demo_incomplete-hint = Fill in your name, email address, category and inquiry, and tick the consent box.
+
+# Support details on error pages (S11)
+error-support-title = Details for support
+error-support-intro = If you contact support, include these details: they help find what happened.
+error-support-code = Error code
+error-support-time = Time
+error-support-page = Page
+error-support-device = Device
+error-support-copy = Copy details
+error-support-copied = Copied

@@ -308,3 +308,13 @@ demo-received-note = これはデモです。どこにも送信されていま�
 demo-back = 別のお問い合わせを書く
 error-demo_incomplete = お問い合わせの入力が足りません。
 error-demo_incomplete-hint = お名前、メールアドレス、種類、お問い合わせ内容を入力し、同意欄にチェックを入れてください。
+
+# Support details on error pages (S11)
+error-support-title = サポート用の詳細情報
+error-support-intro = サポートにお問い合わせの際は、次の情報をお伝えください。原因の調査に役立ちます。
+error-support-code = エラーコード
+error-support-time = 日時
+error-support-page = ページ
+error-support-device = 端末
+error-support-copy = 詳細をコピー
+error-support-copied = コピーしました

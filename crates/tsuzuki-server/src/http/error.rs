@@ -131,6 +131,24 @@ pub struct ErrorContext {
     html: bool,
     accept_language: Option<HeaderValue>,
     lang_cookie: Option<String>,
+    /// For pages only: what the "details for support" block shows (S11).
+    support: Option<SupportSource>,
+}
+
+/// What a support request needs from the request that failed: taken only when the error would
+/// be an HTML page, and only rendered when there is an error.
+struct SupportSource {
+    user_agent: Option<HeaderValue>,
+    path: axum::http::Uri,
+}
+
+/// The "details for support" of an error page (S11): device type, OS and version, browser and
+/// version, time, page and error code — ready to copy.
+pub struct SupportDetails {
+    pub device_kind: &'static str,
+    pub device: String,
+    pub time: String,
+    pub page: String,
 }
 
 /// API and forward-auth paths always get JSON; other paths get HTML when the client accepts it.
@@ -142,14 +160,19 @@ fn wants_html(path: &str, accept: Option<&str>) -> bool {
 impl ErrorContext {
     pub fn of(request: &Request) -> Self {
         let headers = request.headers();
+        let html = wants_html(
+            request.uri().path(),
+            headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()),
+        );
         ErrorContext {
-            html: wants_html(
-                request.uri().path(),
-                headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()),
-            ),
+            html,
             accept_language: headers.get(header::ACCEPT_LANGUAGE).cloned(),
             lang_cookie: super::cookies::read_cookie(headers, super::i18n::LANG_COOKIE)
                 .map(str::to_string),
+            support: html.then(|| SupportSource {
+                user_agent: headers.get(header::USER_AGENT).cloned(),
+                path: request.uri().clone(),
+            }),
         }
     }
 
@@ -162,7 +185,12 @@ impl ErrorContext {
 
     /// Write the body of an error response (JSON or HTML, with a reference id); any other
     /// response passes unchanged.
-    pub fn render(self, templates: &Templates, response: Response) -> Response {
+    pub fn render(
+        self,
+        templates: &Templates,
+        response: Response,
+        now: tsuzuki_core::clock::Timestamp,
+    ) -> Response {
         let status = response.status();
         if !(status.is_client_error() || status.is_server_error())
             || response.extensions().get::<Rendered>().is_some()
@@ -173,7 +201,28 @@ impl ErrorContext {
             lang: self.lang(),
             html: self.html,
         };
-        render_error(templates, traits, response)
+        let support = self.support.map(|s| {
+            let ua = s
+                .user_agent
+                .as_ref()
+                .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+                .unwrap_or_default();
+            let page: String = s
+                .path
+                .path_and_query()
+                .map(|p| p.as_str())
+                .unwrap_or("/")
+                .chars()
+                .take(300)
+                .collect();
+            SupportDetails {
+                device_kind: tsuzuki_core::device::kind(&ua),
+                device: tsuzuki_core::device::describe(&ua).label(),
+                time: super::pages::human_time(now),
+                page,
+            }
+        });
+        render_error(templates, traits, response, support)
     }
 }
 
@@ -183,7 +232,12 @@ struct RequestTraits {
     html: bool,
 }
 
-fn render_error(templates: &Templates, traits: RequestTraits, response: Response) -> Response {
+fn render_error(
+    templates: &Templates,
+    traits: RequestTraits,
+    response: Response,
+    support: Option<SupportDetails>,
+) -> Response {
     let status = response.status();
     let (mut parts, _body) = response.into_parts();
     let error = parts
@@ -206,7 +260,7 @@ fn render_error(templates: &Templates, traits: RequestTraits, response: Response
             header::CONTENT_TYPE,
             HeaderValue::from_static("text/html; charset=utf-8"),
         );
-        Body::from(templates.error_page(traits.lang, &error, &reference))
+        Body::from(templates.error_page(traits.lang, &error, &reference, support.as_ref()))
     } else {
         parts.headers.insert(
             header::CONTENT_TYPE,

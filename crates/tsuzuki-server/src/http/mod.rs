@@ -153,6 +153,7 @@ pub fn router(state: AppState) -> Router {
         .route("/lang/{code}", get(pages::switch_language))
         .route("/static/tsuzuki.css", get(pages::stylesheet))
         .route("/static/tsuzuki-client.js", get(pages::client_script))
+        .route("/static/tsuzuki-copy.js", get(pages::copy_script))
         .route("/privacy", get(pages::privacy))
         .route("/account/devices", get(account::devices_page))
         .route(
@@ -279,7 +280,7 @@ pub fn router(state: AppState) -> Router {
 async fn frame(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let errors = error::ErrorContext::of(&request);
     let response = next.run(request).await;
-    let mut response = errors.render(&state.templates, response);
+    let mut response = errors.render(&state.templates, response, state.sessions.now());
     finish_response(&state, &mut response);
     response
 }

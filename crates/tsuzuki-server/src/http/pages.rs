@@ -350,13 +350,11 @@ pub async fn privacy(
     Ok(Html(html).into_response())
 }
 
-pub async fn stylesheet() -> Response {
-    let mut response = include_str!("../../static/tsuzuki.css").into_response();
+/// A static file compiled into the binary, cached by browsers for an hour.
+fn static_file(body: &'static str, content_type: &'static str) -> Response {
+    let mut response = body.into_response();
     let h = response.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/css; charset=utf-8"),
-    );
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     h.insert(
         header::CACHE_CONTROL,
         HeaderValue::from_static("public, max-age=3600"),
@@ -364,19 +362,27 @@ pub async fn stylesheet() -> Response {
     response
 }
 
+pub async fn stylesheet() -> Response {
+    static_file(
+        include_str!("../../static/tsuzuki.css"),
+        "text/css; charset=utf-8",
+    )
+}
+
 /// The browser client (issue #5 item 2, docs/browser-client.md): one plain script, no build step.
 pub async fn client_script() -> Response {
-    let mut response = include_str!("../../static/tsuzuki-client.js").into_response();
-    let h = response.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/javascript; charset=utf-8"),
-    );
-    h.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("public, max-age=3600"),
-    );
-    response
+    static_file(
+        include_str!("../../static/tsuzuki-client.js"),
+        "text/javascript; charset=utf-8",
+    )
+}
+
+/// The error pages' "copy details for support" button (S11).
+pub async fn copy_script() -> Response {
+    static_file(
+        include_str!("../../static/tsuzuki-copy.js"),
+        "text/javascript; charset=utf-8",
+    )
 }
 
 fn datetime(t: Timestamp) -> Option<time::OffsetDateTime> {

@@ -110,9 +110,18 @@ impl Templates {
     }
 
     /// The HTML error page; falls back to plain text if the template itself fails.
-    pub fn error_page(&self, lang: Lang, error: &AppError, reference: &str) -> String {
+    pub fn error_page(
+        &self,
+        lang: Lang,
+        error: &AppError,
+        reference: &str,
+        support: Option<&super::error::SupportDetails>,
+    ) -> String {
         let (message, hint) = messages(lang, error);
-        let ctx = context! { message => &message, hint => &hint, reference => reference, code => error.code };
+        let support = support.map(|s| {
+            context! { device_kind => s.device_kind, device => &s.device, time => &s.time, page => &s.page }
+        });
+        let ctx = context! { message => &message, hint => &hint, reference => reference, code => error.code, support => support };
         self.render("error.html", lang, "/", ctx)
             .unwrap_or_else(|_| format!("{message}\n{hint}\n{reference}\n"))
     }
@@ -138,7 +147,7 @@ mod tests {
             assert!(html.contains(&format!("<html lang=\"{}\">", lang.code())));
             assert!(!html.contains("<script>x"), "user input is escaped");
         }
-        let page = t.error_page(Lang::Ja, &AppError::not_found(), "REF123");
+        let page = t.error_page(Lang::Ja, &AppError::not_found(), "REF123", None);
         assert!(page.contains("このページは存在しません") && page.contains("REF123"));
     }
 }

@@ -12,7 +12,76 @@ both_backends!(
     return_to_never_leaves_the_site,
     operations_endpoints,
     privacy_page_names_every_cookie,
+    error_pages_offer_details_for_support,
 );
+
+async fn error_pages_offer_details_for_support(kind: Kind) {
+    // S11: what happened, what to do, the reference id, and the details support needs (device
+    // type, OS and version, browser and version, time, page, error code), ready to copy.
+    let Some(app) = spawn_app(kind, "").await else {
+        return;
+    };
+    let ua = "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Mobile Safari/537.36";
+    for (lang, label) in [
+        ("en", "Details for support"),
+        ("ja", "サポート用の詳細情報"),
+    ] {
+        let r = app
+            .http
+            .get(app.url("/no/such/page?x=1"))
+            .header("accept", "text/html")
+            .header("accept-language", lang)
+            .header("user-agent", ua)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::NOT_FOUND);
+        let html = r.text().await.unwrap();
+        let details = html
+            .split("<pre id=\"support-details\">")
+            .nth(1)
+            .and_then(|d| d.split("</pre>").next())
+            .unwrap_or_else(|| panic!("{lang}: no details block: {html}"));
+        assert!(html.contains(label), "{lang}");
+        for part in [
+            "not_found",
+            "mobile",
+            "Chrome 131 on Android 14",
+            "2027-01-15 08:00:00 UTC",
+            "&#x2f;no&#x2f;such&#x2f;page?x=1",
+        ] {
+            assert!(
+                details.contains(part),
+                "{lang}: {part} missing from {details}"
+            );
+        }
+        let reference = html
+            .split("<code>")
+            .nth(1)
+            .and_then(|c| c.split("</code>").next())
+            .unwrap();
+        assert!(details.contains(reference), "the same reference id");
+        assert!(html.contains("<script src=\"/static/tsuzuki-copy.js\" defer></script>"));
+    }
+    let r = app
+        .http
+        .get(app.url("/static/tsuzuki-copy.js"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/javascript")
+    );
+    // API clients get JSON, without a page's details.
+    let r = app.http.get(app.url("/api/nothing")).send().await.unwrap();
+    let body = r.text().await.unwrap();
+    assert!(!body.contains("support-details") && body.contains("reference_id"));
+    app.finish().await;
+}
 
 async fn privacy_page_names_every_cookie(kind: Kind) {
     // R13: every cookie tsuzuki can set is on the privacy page, with its purpose and lifetime,
