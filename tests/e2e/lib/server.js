@@ -59,9 +59,10 @@ function withTimeout(promise, ms, what) {
 /**
  * Starts `tsuzuki serve` with a fresh data directory and `env` (TSUZUKI_* keys as in
  * docs/configuration.md, e.g. { TSUZUKI_SESSION__IDLE_TIMEOUT: '20s' }); creates `users`
- * (addresses; password PASSWORD) first. Resolves once /readyz answers 200.
+ * (addresses; password PASSWORD) first. `args` are extra `serve` arguments (e.g. ['--demo']).
+ * Resolves once /readyz answers 200.
  */
-export async function startServer({ env = {}, users = [], readyTimeoutMs = 15_000 } = {}) {
+export async function startServer({ env = {}, users = [], args = [], readyTimeoutMs = 15_000 } = {}) {
   const bin = binaryPath();
   const dataDir = mkdtempSync(join(tmpdir(), 'tsuzuki-e2e-'));
   const port = await freePort();
@@ -107,7 +108,7 @@ export async function startServer({ env = {}, users = [], readyTimeoutMs = 15_00
     throw e;
   }
 
-  const child = spawn(bin, ['serve'], { env: fullEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(bin, ['serve', ...args], { env: fullEnv, stdio: ['ignore', 'pipe', 'pipe'] });
   const exited = new Promise((ok) => child.once('exit', (code, signal) => ok({ code, signal })));
   child.stdout.setEncoding('utf8');
   child.stderr.setEncoding('utf8');

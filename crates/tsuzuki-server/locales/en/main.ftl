@@ -291,7 +291,10 @@ error-draft_not_found-hint = Nothing was saved yet, or the draft was submitted o
 demo-link = Demo: a long inquiry form
 demo-title = Inquiry (demo)
 demo-intro = A long form behind tsuzuki. What you type is saved as a draft while you write. Before your session ends you are asked whether to save; if it ends anyway, you sign in again on this page and keep your text.
-demo-lifetime = In this demo a session ends after { $count } minutes without activity.
+demo-lifetime = { $count ->
+    [one] In this demo a session ends after one minute without activity.
+   *[other] In this demo a session ends after { $count } minutes without activity.
+}
 demo-name = Name
 demo-email = Email address
 demo-order = Order number
