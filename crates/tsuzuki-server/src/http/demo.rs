@@ -23,16 +23,26 @@ const CATEGORIES: [&str; 5] = ["order", "delivery", "return", "account", "other"
 /// The longest inquiry text accepted, in characters.
 const MAX_MESSAGE: usize = 10_000;
 
+/// The session of a demo request: 404 outside demo mode, the sign-in redirect without one.
+async fn demo_session(
+    state: &AppState,
+    ctx: &super::context::RequestContext,
+    headers: &HeaderMap,
+    uri: &Uri,
+) -> Result<Result<crate::sessions::ActiveSession, Response>, AppError> {
+    if !state.config.demo {
+        return Err(AppError::not_found());
+    }
+    Ok(page_session(state, ctx, headers, uri).await)
+}
+
 pub async fn page(
     State(state): State<AppState>,
     Ctx(ctx): Ctx,
     headers: HeaderMap,
     uri: Uri,
 ) -> Result<Response, AppError> {
-    if !state.config.demo {
-        return Err(AppError::not_found());
-    }
-    let session = match page_session(&state, &ctx, &headers, &uri).await {
+    let session = match demo_session(&state, &ctx, &headers, &uri).await? {
         Ok(s) => s,
         Err(redirect) => return Ok(redirect),
     };
@@ -76,10 +86,7 @@ pub async fn submit(
     uri: Uri,
     Form(form): Form<InquiryForm>,
 ) -> Result<Response, AppError> {
-    if !state.config.demo {
-        return Err(AppError::not_found());
-    }
-    let session = match page_session(&state, &ctx, &headers, &uri).await {
+    let session = match demo_session(&state, &ctx, &headers, &uri).await? {
         Ok(s) => s,
         Err(redirect) => return Ok(redirect),
     };
