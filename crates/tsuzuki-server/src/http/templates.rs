@@ -118,11 +118,16 @@ impl Templates {
         support: Option<&super::error::SupportDetails>,
     ) -> String {
         let (message, hint) = messages(lang, error);
+        // The language switch comes back to the page that failed (its path only, no query).
+        let path = support
+            .map(|s| s.page.split('?').next().unwrap_or("/"))
+            .unwrap_or("/")
+            .to_string();
         let support = support.map(|s| {
             context! { device_kind => s.device_kind, device => &s.device, time => &s.time, page => &s.page }
         });
         let ctx = context! { message => &message, hint => &hint, reference => reference, code => error.code, support => support };
-        self.render("error.html", lang, "/", ctx)
+        self.render("error.html", lang, &path, ctx)
             .unwrap_or_else(|_| format!("{message}\n{hint}\n{reference}\n"))
     }
 }

@@ -62,6 +62,10 @@ async fn error_pages_offer_details_for_support(kind: Kind) {
             .unwrap();
         assert!(details.contains(reference), "the same reference id");
         assert!(html.contains("<script src=\"/static/tsuzuki-copy.js\" defer></script>"));
+        assert!(
+            html.contains("return_to=&#x2f;no&#x2f;such&#x2f;page\""),
+            "the language switch comes back to the failed page"
+        );
     }
     let r = app
         .http
