@@ -68,32 +68,22 @@ impl From<StoreError> for AccountError {
 }
 
 /// The long-lived cookies a request carried that name "this device": its remember-me family and
-/// its trusted-device token (S3). `Option<&str>` converts to a remember cookie alone.
+/// its trusted-device token (S3).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct DeviceCookies<'a> {
     pub remember: Option<&'a str>,
     pub trusted: Option<&'a str>,
 }
 
-impl<'a> From<Option<&'a str>> for DeviceCookies<'a> {
-    fn from(remember: Option<&'a str>) -> Self {
-        DeviceCookies {
-            remember,
-            trusted: None,
-        }
-    }
-}
-
 impl Account {
     /// This device: the session, the family handle of this browser's remember cookie and the
     /// handle of its trusted-device cookie, each only if it names one of the user's (and, for a
     /// trusted device, a live one). Reading does not count as a use of the trusted device.
-    pub async fn current_device<'a>(
+    pub async fn current_device(
         &self,
         session: &ActiveSession,
-        cookies: impl Into<DeviceCookies<'a>>,
+        cookies: DeviceCookies<'_>,
     ) -> Result<CurrentDevice, StoreError> {
-        let cookies = cookies.into();
         let mut handle = session.remember_handle.clone();
         if handle.is_none()
             && let Some(cookie) = cookies.remember.and_then(RememberCookie::parse)

@@ -81,10 +81,7 @@ fn account_key(email: &Email) -> String {
 /// usually holds, so rotating through it does not reset the count.
 fn ip_key(ip: &str) -> String {
     match ip.parse::<IpAddr>() {
-        Ok(IpAddr::V6(v6)) => {
-            let s = v6.segments();
-            format!("ip:{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
-        }
+        Ok(IpAddr::V6(_)) => format!("ip:{}", tsuzuki_core::alerts::network_of(ip)),
         _ => format!("ip:{ip}"),
     }
 }

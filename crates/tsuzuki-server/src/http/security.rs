@@ -296,12 +296,16 @@ async fn render_security(
     status: StatusCode,
 ) -> Result<Response, AppError> {
     let lang = request_lang(headers);
-    let factors: Vec<_> = state
+    let confirmed: Vec<_> = state
         .factors
         .list(&s.user_id)
         .await?
         .into_iter()
         .filter(|f| f.confirmed)
+        .collect();
+    let has_email = confirmed.iter().any(|f| f.method == "email");
+    let factors: Vec<_> = confirmed
+        .into_iter()
         .map(|f| {
             context! {
                 id => f.id, method => f.method, name => f.name, target => f.target,
@@ -310,12 +314,6 @@ async fn render_security(
             }
         })
         .collect();
-    let has_email = state
-        .factors
-        .list(&s.user_id)
-        .await?
-        .iter()
-        .any(|f| f.confirmed && f.method == "email");
     let left = state.factors.recovery_codes_left(&s.user_id).await?;
     let html = state.templates.render(
         "security.html",
