@@ -185,6 +185,20 @@ async fn event_kinds(app: &TestApp, uid: &str) -> Vec<String> {
         .collect()
 }
 
+/// What `/api/session` answers a browser holding only this remember-me cookie.
+async fn remembered_status(app: &TestApp, remember: &str) -> StatusCode {
+    client()
+        .get(app.url("/api/session"))
+        .header(
+            "cookie",
+            format!("{}={remember}", app.state.cookies.remember),
+        )
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
 fn session_of(app: &TestApp, r: &Response) -> String {
     set_cookie_value(r.headers(), &app.cookie_name()).expect("a session cookie")
 }
@@ -555,17 +569,8 @@ async fn not_me_link_asks_first_then_ends_everything(kind: Kind) {
         app.check(&stranger_session).await.status(),
         StatusCode::UNAUTHORIZED
     );
-    let r = client()
-        .get(app.url("/api/session"))
-        .header(
-            "cookie",
-            format!("{}={laptop_remember}", app.state.cookies.remember),
-        )
-        .send()
-        .await
-        .unwrap();
     assert_eq!(
-        r.status(),
+        remembered_status(&app, &laptop_remember).await,
         StatusCode::UNAUTHORIZED,
         "remembered device ended"
     );
@@ -900,17 +905,8 @@ async fn failures_then_success_from_a_new_network_is_suspicious(kind: Kind) {
 
     // The laptop's session stands (the table's default), its long-lived credentials do not.
     assert_eq!(app.check(&laptop_session).await.status(), StatusCode::OK);
-    let r = client()
-        .get(app.url("/api/session"))
-        .header(
-            "cookie",
-            format!("{}={laptop_remember}", app.state.cookies.remember),
-        )
-        .send()
-        .await
-        .unwrap();
     assert_eq!(
-        r.status(),
+        remembered_status(&app, &laptop_remember).await,
         StatusCode::UNAUTHORIZED,
         "remembered device ended"
     );
