@@ -380,14 +380,10 @@ impl Account {
 
 fn password_changed_message(to: &str, device: &str, at: Timestamp) -> Message {
     let when = crate::http::pages::human_time(at);
-    Message {
-        to: to.to_string(),
-        subject: "[tsuzuki] パスワードが変更されました / Your password was changed".into(),
-        body: format!(
-            "{when} に {device} からパスワードが変更されました。ほかの端末のログインは終了しました。\n\
-             心当たりがない場合は、すぐにパスワードを再設定してください。\n\n\
-             Your password was changed at {when} from {device}. Your other devices were signed out.\n\
-             If this was not you, reset your password now.\n"
-        ),
-    }
+    Message::bilingual(
+        to,
+        "mail-password-changed",
+        &["mail-password-changed-body"],
+        &[("when", &when), ("device", device)],
+    )
 }

@@ -192,26 +192,25 @@ fn new_device_message(
     suspicious: bool,
 ) -> Message {
     let device = device::describe(&client.user_agent).label();
-    let ip = &client.ip;
     let when = crate::http::pages::human_time(at);
-    let (ja_extra, en_extra) = if suspicious {
-        (
-            "失敗が続いたあとのログインだったため、ログイン保持と信頼済みの端末を解除しました。\n",
-            "It followed many failed attempts, so kept sign-ins and trusted devices were ended.\n",
-        )
+    let parts: &[&str] = if suspicious {
+        &[
+            "mail-new-device-body",
+            "mail-new-device-suspicious",
+            "mail-new-device-link",
+        ]
     } else {
-        ("", "")
+        &["mail-new-device-body", "mail-new-device-link"]
     };
-    Message {
-        to: to.to_string(),
-        subject: "[tsuzuki] 新しい端末からのログイン / Sign-in from a new device".into(),
-        body: format!(
-            "新しい端末・ネットワークからログインがありました。\n\
-             日時: {when}\n端末: {device}\nIPアドレス: {ip}\n{ja_extra}\
-             心当たりがない場合は、次のリンクからすべての端末をログアウトし、パスワードを再設定してください:\n{link}\n\n\
-             Your account was signed in to from a device and network not seen before.\n\
-             Time: {when}\nDevice: {device}\nIP address: {ip}\n{en_extra}\
-             If this wasn't you, sign out every device and reset your password here:\n{link}\n"
-        ),
-    }
+    Message::bilingual(
+        to,
+        "mail-new-device",
+        parts,
+        &[
+            ("when", &when),
+            ("device", &device),
+            ("ip", &client.ip),
+            ("link", link),
+        ],
+    )
 }

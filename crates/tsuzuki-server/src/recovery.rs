@@ -311,7 +311,8 @@ fn start_key(ip: &str) -> String {
     }
 }
 
-// ---- messages (Japanese and English in one, P3; no password, no session token) ------------
+// ---- messages (text in locales/*/mail.ftl, both languages in one, P3; no password, no
+// session token) ----------------------------------------------------------------------------
 
 /// The recovery code: the code, until when, which device asked.
 pub fn recovery_code_email(
@@ -321,21 +322,7 @@ pub fn recovery_code_email(
     device: &str,
     ip: &str,
 ) -> Message {
-    let until = human_time(expires_at);
-    Message {
-        to: to.to_string(),
-        subject: format!("[tsuzuki] パスワード再設定のコード / Your password reset code: {code}"),
-        body: format!(
-            "パスワード再設定のコード: {code}\n\
-             有効期限: {until} まで\n\
-             要求した端末: {device}({ip})\n\
-             心当たりがない場合は、このメールを無視してください。パスワードは変わりません。\n\n\
-             Your password reset code: {code}\n\
-             It works until {until}.\n\
-             Requested from: {device} ({ip})\n\
-             If this was not you, ignore this message: your password stays as it is.\n"
-        ),
-    }
+    code_message(to, "mail-reset-code", code, expires_at, device, ip)
 }
 
 /// The registration code: proves the address belongs to the person registering.
@@ -346,75 +333,60 @@ pub fn registration_code_email(
     device: &str,
     ip: &str,
 ) -> Message {
+    code_message(to, "mail-registration-code", code, expires_at, device, ip)
+}
+
+fn code_message(
+    to: &str,
+    key: &str,
+    code: &str,
+    expires_at: Timestamp,
+    device: &str,
+    ip: &str,
+) -> Message {
     let until = human_time(expires_at);
-    Message {
-        to: to.to_string(),
-        subject: format!("[tsuzuki] メールアドレスの確認コード / Your confirmation code: {code}"),
-        body: format!(
-            "アカウント登録の確認コード: {code}\n\
-             有効期限: {until} まで\n\
-             要求した端末: {device}({ip})\n\
-             心当たりがない場合は、このメールを無視してください。アカウントは作成されません。\n\n\
-             Your confirmation code: {code}\n\
-             It works until {until}.\n\
-             Requested from: {device} ({ip})\n\
-             If this was not you, ignore this message: no account will be created.\n"
-        ),
-    }
+    Message::bilingual(
+        to,
+        key,
+        &[&format!("{key}-body")],
+        &[
+            ("code", code),
+            ("until", &until),
+            ("device", device),
+            ("ip", ip),
+        ],
+    )
 }
 
 /// Sent instead of a recovery code to an address no enabled account uses.
 pub fn no_account_notice(to: &str, device: &str, ip: &str) -> Message {
-    Message {
-        to: to.to_string(),
-        subject: "[tsuzuki] パスワード再設定のご依頼について / About your password reset request"
-            .into(),
-        body: format!(
-            "このメールアドレスのパスワード再設定が依頼されました({device}、{ip})が、\
-             このアドレスで利用できるアカウントはありません。\n\
-             別のアドレスで登録した可能性があります。心当たりがない場合は、このメールを無視してください。\n\n\
-             Someone asked to reset the password for this address ({device}, {ip}), but no active \
-             account uses it.\n\
-             You may have signed up with another address. If this was not you, ignore this message.\n"
-        ),
-    }
+    Message::bilingual(
+        to,
+        "mail-no-account",
+        &["mail-no-account-body"],
+        &[("device", device), ("ip", ip)],
+    )
 }
 
 /// Sent instead of a registration code to an address that already has an account.
 pub fn already_registered_notice(to: &str, device: &str, ip: &str) -> Message {
-    Message {
-        to: to.to_string(),
-        subject:
-            "[tsuzuki] このアドレスはすでに登録されています / This address already has an account"
-                .into(),
-        body: format!(
-            "このメールアドレスで新しいアカウントの登録が試みられました({device}、{ip})。\
-             このアドレスにはすでにアカウントがあります。\n\
-             ご本人の場合は、そのままログインするか、ログイン画面の「パスワードをお忘れですか?」から\
-             パスワードを再設定してください。心当たりがない場合は、このメールを無視してください。\n\n\
-             Someone tried to register a new account with this address ({device}, {ip}). This \
-             address already has an account.\n\
-             If it was you, sign in, or reset your password with \"Forgot your password?\" on the \
-             sign-in page. If it was not, ignore this message: nothing has changed.\n"
-        ),
-    }
+    Message::bilingual(
+        to,
+        "mail-already-registered",
+        &["mail-already-registered-body"],
+        &[("device", device), ("ip", ip)],
+    )
 }
 
 /// After a completed reset (SEC-39, SEC-74): when, from which device, what ended.
 pub fn password_reset_notice(to: &str, device: &str, ip: &str, at: Timestamp) -> Message {
     let when = human_time(at);
-    Message {
-        to: to.to_string(),
-        subject: "[tsuzuki] パスワードが再設定されました / Your password was reset".into(),
-        body: format!(
-            "{when} に {device}({ip})からパスワードが再設定されました。\
-             すべての端末のログインと「ログインしたままにする」を終了しました。\n\
-             心当たりがない場合は、すぐにもう一度パスワードを再設定し、管理者に連絡してください。\n\n\
-             Your password was reset at {when} from {device} ({ip}). Every device was signed out \
-             and every \"keep me signed in\" ended.\n\
-             If this was not you, reset your password again now and contact your administrator.\n"
-        ),
-    }
+    Message::bilingual(
+        to,
+        "mail-password-reset",
+        &["mail-password-reset-body"],
+        &[("when", &when), ("device", device), ("ip", ip)],
+    )
 }
 
 #[cfg(test)]

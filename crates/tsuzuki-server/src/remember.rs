@@ -438,17 +438,10 @@ impl RememberMe {
 }
 
 fn theft_message(to: &str, device: &str) -> Message {
-    Message {
-        to: to.to_string(),
-        subject: "[tsuzuki] ログイン保持の不正利用を検知しました / A kept sign-in was misused"
-            .into(),
-        body: format!(
-            "「この端末でログイン状態を保持する」のトークンが、すでに使われたあとに再び提示されました。\n\
-             コピーされた可能性があるため、この端末({device})のログイン保持とセッションを終了しました。\n\
-             心当たりがない場合は、パスワードを変更してください。\n\n\
-             A \"keep me signed in\" token was presented again after it had been used. It may have \
-             been copied, so the kept sign-in of this device ({device}) and its sessions were ended.\n\
-             If this was not you, change your password.\n"
-        ),
-    }
+    Message::bilingual(
+        to,
+        "mail-remember-theft",
+        &["mail-remember-theft-body"],
+        &[("device", device)],
+    )
 }

@@ -24,6 +24,32 @@ pub struct Message {
     pub body: String,
 }
 
+impl Message {
+    /// A message from the catalogues (`locales/*/mail.ftl`): the subject is `{key}-subject`, the
+    /// body the messages `parts` one after another, each on its own lines; Japanese first, then
+    /// English. Every argument goes in as text (a code's leading zero must stay).
+    pub fn bilingual(
+        to: &str,
+        key: &str,
+        parts: &[&str],
+        args: &[(&'static str, &str)],
+    ) -> Message {
+        use crate::http::i18n::Lang;
+        let subject = |lang: Lang| lang.t_str(&format!("{key}-subject"), args);
+        let body = |lang: Lang| -> String {
+            parts
+                .iter()
+                .map(|part| lang.t_str(part, args) + "\n")
+                .collect()
+        };
+        Message {
+            to: to.to_string(),
+            subject: format!("[tsuzuki] {} / {}", subject(Lang::Ja), subject(Lang::En)),
+            body: format!("{}\n{}", body(Lang::Ja), body(Lang::En)),
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 #[error("message not sent: {0}")]
 pub struct CourierError(pub String);
