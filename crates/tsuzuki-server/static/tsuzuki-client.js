@@ -17,36 +17,23 @@
   const BASE = String(opt('base', '')).replace(/\/$/, '');
   const POLL = Math.max(10, Number(opt('poll', '60')) || 60) * 1000;
   const lang = /^ja\b/i.test(doc.documentElement.lang || '') ? 'ja' : 'en';
-  const T = {
-    en: {
-      warn: 'Your session is about to end. Save your work?', left: 'Time left: ', stay: 'Stay signed in',
-      save: 'Save now', saveFailed: 'Could not save. Your text is still on this page.',
-      ended: 'Sign in again', endedText: 'Your session has ended. Sign in to continue: this page and what you typed stay as they are.',
-      email: 'Email address', password: 'Password', signIn: 'Sign in', later: 'Not now', code: 'Code', verify: 'Continue',
-      resend: 'Send a new code', sentTo: 'A code was sent to ', totp: 'Enter the code from your authenticator app.',
-      recoveryInfo: 'Enter one of your recovery codes.', other: 'Other ways to sign in',
-      m: { totp: 'Authenticator app', email: 'Code by email', sms: 'Code by text message', recovery: 'Recovery code' },
-      failed: 'Something went wrong. Check your connection and try again.',
-      restored: 'A saved draft of this form was restored.', discard: 'Discard draft',
-      cookies: 'Cookies are turned off for this site. Signing in needs them: allow cookies for this site in the browser settings, then reload the page.',
-      cookiesLost: 'You were signed in, but the browser did not keep the sign-in cookie (blocked cookies, a private window or strict tracking protection). Allow cookies for this site and try again.',
-      storage: 'This browser does not let the page keep data (private browsing or strict settings). Your drafts are still saved to your account; other tabs may show their own warnings.',
-    },
-    ja: {
-      warn: 'もうすぐセッションが切れます。保存しますか?', left: '残り時間: ', stay: 'ログインを続ける',
-      save: '今すぐ保存', saveFailed: '保存できませんでした。入力内容はこのページに残っています。',
-      ended: 'もう一度ログイン', endedText: 'セッションが切れました。ログインすると続きから作業できます。このページと入力内容はそのまま残ります。',
-      email: 'メールアドレス', password: 'パスワード', signIn: 'ログイン', later: '後で', code: 'コード', verify: '続ける',
-      resend: 'コードを再送信', sentTo: 'コードを送信しました: ', totp: '認証アプリのコードを入力してください。',
-      recoveryInfo: 'リカバリーコードを1つ入力してください。', other: 'ほかの方法でログイン',
-      m: { totp: '認証アプリ', email: 'メールでコード', sms: 'SMSでコード', recovery: 'リカバリーコード' },
-      failed: 'うまくいきませんでした。接続を確認して、もう一度お試しください。',
-      restored: '保存されていた下書きを復元しました。', discard: '下書きを破棄',
-      cookies: 'このサイトのCookieが無効になっています。ログインにはCookieが必要です。ブラウザの設定でこのサイトのCookieを許可してから、ページを再読み込みしてください。',
-      cookiesLost: 'ログインしましたが、ブラウザがログイン用のCookieを保存しませんでした(Cookieのブロック、プライベートウィンドウ、強いトラッキング防止など)。このサイトのCookieを許可して、もう一度お試しください。',
-      storage: 'このブラウザではページがデータを保存できません(プライベートブラウジングや厳しい設定)。下書きはアカウントに保存されますが、タブごとに警告が出ることがあります。',
-    },
-  }[lang];
+  // Every string comes from tsuzuki's catalogues (locales/*/client.ftl), read once at start;
+  // the texts of the elements built below are filled in when it arrives.
+  let T = {};
+  const t = (k, args) => String(T[k] || k).replace(/\{(\w+)\}/g, (_, n) => (args && n in args ? args[n] : ''));
+  const texts = [];
+  const L = (k) => { const n = doc.createTextNode(''); texts.push([n, k]); return n; };
+  const loadTexts = async () => {
+    for (const wait of [0, 1000, 3000]) {
+      await new Promise((r) => setTimeout(r, wait));
+      try {
+        const r = await fetch(BASE + '/static/tsuzuki-client-messages.json?lang=' + lang, { credentials: 'same-origin' });
+        if (r.ok) { T = (await r.json()).messages || {}; break; }
+      } catch (_) { /* offline for a moment: try again */ }
+    }
+    for (const [n, k] of texts) n.data = t(k);
+    methods.setAttribute('aria-label', t('other'));
+  };
   const ENDED = ['not_signed_in', 'idle_timeout', 'absolute_timeout', 'session_revoked', 'session_invalid'];
   const RESTART = ['flow_not_found', 'flow_expired', 'flow_completed', 'flow_locked'];
   const SKIP = ['password', 'file', 'hidden', 'submit', 'button', 'reset', 'image', 'fieldset', 'output'];
@@ -92,8 +79,8 @@
   const isEnded = (res) => res.status === 401 && ENDED.includes(res.code);
   const message = (data) => {
     const e = data && data.error;
-    if (!e) return T.failed;
-    const m = (e.messages && e.messages[lang]) || e.message || T.failed;
+    if (!e) return t('failed');
+    const m = (e.messages && e.messages[lang]) || e.message || t('failed');
     const hint = (e.hints && e.hints[lang]) || e.hint;
     return hint ? m + ' ' + hint : m;
   };
@@ -207,8 +194,8 @@
   const warnText = h('p', { id: 'tsuzuki-warning-text', class: 'tsuzuki-title', 'aria-live': 'assertive' });
   const warnTime = h('p', { id: 'tsuzuki-warning-time', class: 'tsuzuki-muted' });
   const warnStatus = h('p', { id: 'tsuzuki-warning-status', class: 'tsuzuki-error', role: 'alert', hidden: true });
-  const stayBtn = h('button', { type: 'button', id: 'tsuzuki-stay' }, T.stay);
-  const saveBtn = h('button', { type: 'button', id: 'tsuzuki-save', class: 'secondary' }, T.save);
+  const stayBtn = h('button', { type: 'button', id: 'tsuzuki-stay' }, L('stay'));
+  const saveBtn = h('button', { type: 'button', id: 'tsuzuki-save', class: 'secondary' }, L('save'));
   const warning = h('dialog', {
     id: 'tsuzuki-warning', class: 'tsuzuki-dialog', role: 'alertdialog', 'aria-modal': 'true',
     'aria-labelledby': 'tsuzuki-warning-text', 'aria-describedby': 'tsuzuki-warning-time',
@@ -218,12 +205,12 @@
   saveBtn.addEventListener('click', async () => {
     warnStatus.hidden = true;
     const saved = await saveDrafts();
-    if (!saved && !ended) { warnStatus.textContent = T.saveFailed; warnStatus.hidden = false; }
+    if (!saved && !ended) { warnStatus.textContent = t('save-failed'); warnStatus.hidden = false; }
     if (!ended) extend();
   });
   const countdown = () => {
     const s = Math.max(0, Math.round(remaining()));
-    warnTime.textContent = T.left + Math.floor(s / 60) + ':' + String(s % 60).padStart(2, '0');
+    warnTime.textContent = t('left', { time: Math.floor(s / 60) + ':' + String(s % 60).padStart(2, '0') });
   };
   const showWarning = () => {
     if (warning.open) return;
@@ -233,7 +220,7 @@
     stayBtn.hidden = sess.expires_at <= sess.idle_expires_at; // the absolute limit cannot move
     open(warning);
     (stayBtn.hidden ? saveBtn : stayBtn).focus();
-    setTimeout(() => { warnText.textContent = T.warn; }, 50); // a change the live region announces
+    setTimeout(() => { warnText.textContent = t('warn'); }, 50); // a change the live region announces
     clearInterval(tick);
     tick = setInterval(countdown, 1000);
     emit('warning', sess);
@@ -245,22 +232,22 @@
   const emailIn = h('input', { id: 'tsuzuki-email', name: 'email', type: 'email', autocomplete: 'username', required: true });
   const passIn = h('input', { id: 'tsuzuki-password', name: 'password', type: 'password', autocomplete: 'current-password', required: true });
   const pwForm = h('form', { id: 'tsuzuki-signin-form', class: 'tsuzuki-step' },
-    h('label', { for: 'tsuzuki-email' }, T.email), emailIn,
-    h('label', { for: 'tsuzuki-password' }, T.password), passIn,
-    h('div', { class: 'tsuzuki-actions' }, h('button', { type: 'submit', id: 'tsuzuki-signin-submit' }, T.signIn),
-      h('button', { type: 'button', id: 'tsuzuki-signin-later', class: 'secondary' }, T.later)));
+    h('label', { for: 'tsuzuki-email' }, L('email')), emailIn,
+    h('label', { for: 'tsuzuki-password' }, L('password')), passIn,
+    h('div', { class: 'tsuzuki-actions' }, h('button', { type: 'submit', id: 'tsuzuki-signin-submit' }, L('sign-in')),
+      h('button', { type: 'button', id: 'tsuzuki-signin-later', class: 'secondary' }, L('later'))));
   const codeInfo = h('p', { id: 'tsuzuki-code-info' });
   const codeIn = h('input', { id: 'tsuzuki-code', name: 'code', type: 'text', autocomplete: 'one-time-code', spellcheck: 'false', autocapitalize: 'off', required: true });
-  const resendBtn = h('button', { type: 'button', id: 'tsuzuki-resend', class: 'secondary' }, T.resend);
-  const methods = h('div', { id: 'tsuzuki-methods', class: 'tsuzuki-actions', role: 'group', 'aria-label': T.other });
+  const resendBtn = h('button', { type: 'button', id: 'tsuzuki-resend', class: 'secondary' }, L('resend'));
+  const methods = h('div', { id: 'tsuzuki-methods', class: 'tsuzuki-actions', role: 'group' });
   const codeForm = h('form', { id: 'tsuzuki-code-form', class: 'tsuzuki-step', hidden: true },
-    codeInfo, h('label', { for: 'tsuzuki-code' }, T.code), codeIn,
-    h('div', { class: 'tsuzuki-actions' }, h('button', { type: 'submit', id: 'tsuzuki-code-submit' }, T.verify), resendBtn),
+    codeInfo, h('label', { for: 'tsuzuki-code' }, L('code')), codeIn,
+    h('div', { class: 'tsuzuki-actions' }, h('button', { type: 'submit', id: 'tsuzuki-code-submit' }, L('verify')), resendBtn),
     methods);
   const signIn = h('dialog', {
     id: 'tsuzuki-signin', class: 'tsuzuki-dialog', role: 'dialog', 'aria-modal': 'true',
     'aria-labelledby': 'tsuzuki-signin-title', 'aria-describedby': 'tsuzuki-signin-text',
-  }, h('h2', { id: 'tsuzuki-signin-title' }, T.ended), h('p', { id: 'tsuzuki-signin-text' }, T.endedText), err, pwForm, codeForm);
+  }, h('h2', { id: 'tsuzuki-signin-title' }, L('ended')), h('p', { id: 'tsuzuki-signin-text' }, L('ended-text')), err, pwForm, codeForm);
   let flow = null;
   const fail = (text) => { err.textContent = text; err.hidden = false; };
   const busy = (form, on) => { for (const b of form.querySelectorAll('button')) b.disabled = on; };
@@ -275,12 +262,12 @@
     flow = view;
     pwForm.hidden = true; codeForm.hidden = false;
     const m = view.method;
-    codeInfo.textContent = view.sent_to ? T.sentTo + view.sent_to : m === 'recovery' ? T.recoveryInfo : m === 'totp' ? T.totp : '';
+    codeInfo.textContent = view.sent_to ? t('sent-to', { target: view.sent_to }) : m === 'recovery' ? t('recovery') : m === 'totp' ? t('totp') : '';
     codeIn.value = '';
     codeIn.setAttribute('inputmode', m === 'recovery' ? 'text' : 'numeric');
     resendBtn.hidden = !(m === 'email' || m === 'sms');
     methods.replaceChildren(...(view.methods || []).filter((x) => x !== m).map((x) =>
-      h('button', { type: 'button', class: 'secondary', 'data-method': x }, T.m[x] || x)));
+      h('button', { type: 'button', class: 'secondary', 'data-method': x }, t('method-' + x))));
     codeIn.focus();
   };
   const signedIn = async (d) => {
@@ -288,8 +275,8 @@
     const res = await refresh().catch(() => null);
     if (!res || !res.ok) {
       // The sign-in succeeded but the next request carried no cookie: cookies are not kept (S12).
-      if (res && isEnded(res)) { passwordStep(); fail(T.cookiesLost); cookieNotice(T.cookiesLost); }
-      else fail(T.failed);
+      if (res && isEnded(res)) { passwordStep(); fail(t('cookies-lost')); cookieNotice(t('cookies-lost')); }
+      else fail(t('failed'));
       return;
     }
     share({ t: 'signedin' });
@@ -304,7 +291,7 @@
   };
   const flowCall = async (form, path, body) => {
     err.hidden = true; busy(form, true);
-    try { flowAnswer(await api('POST', path, body)); } catch (_) { fail(T.failed); } finally { busy(form, false); }
+    try { flowAnswer(await api('POST', path, body)); } catch (_) { fail(t('failed')); } finally { busy(form, false); }
   };
   pwForm.addEventListener('submit', async (e) => {
     e.preventDefault();
@@ -314,7 +301,7 @@
       if (res.ok) passIn.value = '';
       if (res.ok || res.status === 202) flowAnswer(res);
       else { fail(message(res.data)); passIn.focus(); }
-    } catch (_) { fail(T.failed); } finally { busy(pwForm, false); }
+    } catch (_) { fail(t('failed')); } finally { busy(pwForm, false); }
   });
   codeForm.addEventListener('submit', (e) => {
     e.preventDefault();
@@ -481,9 +468,9 @@
     if (!fields || !untouched(form)) return;
     apply(form, fields);
     state(form, 'restored');
-    const discard = h('button', { type: 'button', class: 'small secondary tsuzuki-discard' }, T.discard);
+    const discard = h('button', { type: 'button', class: 'small secondary tsuzuki-discard' }, t('discard'));
     const notice = h('div', { class: 'tsuzuki-notice', role: 'status', 'data-tsuzuki-key': key },
-      h('span', {}, T.restored + ' '), discard);
+      h('span', {}, t('restored') + ' '), discard);
     discard.addEventListener('click', async () => {
       clearTimeout(timers.get(form));
       dirty.delete(form);
@@ -546,7 +533,7 @@
     if (!b) { b = h('div', { id, class: 'tsuzuki-banner', role }); doc.body.prepend(b); }
     b.textContent = text;
   };
-  const cookieNotice = (text) => banner('tsuzuki-cookie-notice', text || T.cookies, 'alert');
+  const cookieNotice = (text) => banner('tsuzuki-cookie-notice', text || t('cookies'), 'alert');
   const cookiesOn = () => {
     if (!navigator.cookieEnabled) return false;
     try {
@@ -565,8 +552,9 @@
   };
 
   const start = async () => {
+    await loadTexts();
     if (!cookiesOn()) cookieNotice();
-    if (!storageOn()) banner('tsuzuki-storage-notice', T.storage, 'status');
+    if (!storageOn()) banner('tsuzuki-storage-notice', t('storage'), 'status');
     const deleted = deleteSubmitted();
     const res = await refresh();
     const restoreAll = async () => {

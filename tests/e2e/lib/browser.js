@@ -38,8 +38,12 @@ export function newProfileDir() {
  * person gets from Settings → Privacy → Third-party cookies → "Block all cookies"
  * (`profile.default_content_setting_values.cookies = 2`): Chromium then neither stores nor sends
  * any cookie, exactly like a browser with cookies disabled (S12).
+ *
+ * `bypassCSP: true` lets a test inject a script into tsuzuki's pages despite their
+ * `script-src 'self'` (the accessibility test's axe-core); no other test uses it, so every other
+ * test runs under the real policy.
  */
-export async function launch({ profileDir, locale = 'en-US', blockCookies = false } = {}) {
+export async function launch({ profileDir, locale = 'en-US', blockCookies = false, bypassCSP = false } = {}) {
   const dir = profileDir ?? newProfileDir();
   if (blockCookies) {
     const prefs = join(dir, 'Default', 'Preferences');
@@ -54,6 +58,7 @@ export async function launch({ profileDir, locale = 'en-US', blockCookies = fals
     headless: true,
     args: CHROMIUM_ARGS,
     locale,
+    bypassCSP,
     viewport: { width: 1000, height: 800 },
     timeout: 30_000,
   });

@@ -22,7 +22,7 @@ pub const LANG_COOKIE: &str = "tsuzuki_lang";
 
 /// Every placeholder name the catalogues use. Templates pass only these to `t`, and the
 /// catalogue test resolves every message with all of them.
-pub const ARG_NAMES: [&str; 15] = [
+pub const ARG_NAMES: [&str; 16] = [
     "email",
     "seconds",
     "days",
@@ -39,6 +39,8 @@ pub const ARG_NAMES: [&str; 15] = [
     "ip",
     "when",
     "link",
+    // The browser client (client.ftl).
+    "time",
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -153,6 +153,10 @@ pub fn router(state: AppState) -> Router {
         .route("/lang/{code}", get(pages::switch_language))
         .route("/static/tsuzuki.css", get(pages::stylesheet))
         .route("/static/tsuzuki-client.js", get(pages::client_script))
+        .route(
+            "/static/tsuzuki-client-messages.json",
+            get(pages::client_messages),
+        )
         .route("/static/tsuzuki-copy.js", get(pages::copy_script))
         .route("/privacy", get(pages::privacy))
         .route("/account/devices", get(account::devices_page))

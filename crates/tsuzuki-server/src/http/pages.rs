@@ -377,6 +377,52 @@ pub async fn client_script() -> Response {
     )
 }
 
+#[derive(Deserialize)]
+pub struct ClientLangQuery {
+    lang: Option<String>,
+}
+
+/// The browser client's strings (`locales/*/client.ftl`, docs/browser-client.md) in `?lang=ja`
+/// or English: `{"lang": "ja", "messages": {"warn": "…", …}}`, ids without `client-`, each
+/// placeholder as `{name}` for the script to fill. A separate file rather than text inside the
+/// script, so that the catalogues stay the one place for every string; cached like the script.
+pub async fn client_messages(Query(q): Query<ClientLangQuery>) -> Response {
+    use super::i18n::Lang;
+    use std::sync::OnceLock;
+    static BUILT: [OnceLock<String>; 2] = [OnceLock::new(), OnceLock::new()];
+    let lang = q
+        .lang
+        .as_deref()
+        .and_then(Lang::from_code)
+        .unwrap_or(Lang::En);
+    let slot = &BUILT[matches!(lang, Lang::Ja) as usize];
+    static_file(
+        slot.get_or_init(|| client_messages_json(lang)),
+        "application/json; charset=utf-8",
+    )
+}
+
+/// The JSON of one language: every `client-…` id of the English catalogue (a test holds the
+/// Japanese one to the same ids).
+pub fn client_messages_json(lang: super::i18n::Lang) -> String {
+    let markers: Vec<(&'static str, String)> = super::i18n::ARG_NAMES
+        .iter()
+        .map(|name| (*name, format!("{{{name}}}")))
+        .collect();
+    let args: Vec<(&'static str, &str)> = markers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let messages: serde_json::Map<String, serde_json::Value> =
+        include_str!("../../locales/en/client.ftl")
+            .lines()
+            .filter_map(|l| l.strip_prefix("client-"))
+            .filter_map(|l| l.split_once(" ="))
+            .map(|(id, _)| {
+                let text = lang.t_str(&format!("client-{id}"), &args);
+                (id.to_string(), serde_json::Value::String(text))
+            })
+            .collect();
+    serde_json::json!({"lang": lang.code(), "messages": messages}).to_string()
+}
+
 /// The error pages' "copy details for support" button (S11).
 pub async fn copy_script() -> Response {
     static_file(

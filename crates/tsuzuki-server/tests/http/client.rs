@@ -20,6 +20,7 @@ const SCRIPT: &str = include_str!("../../static/tsuzuki-client.js");
 
 both_backends!(
     the_client_script_is_served_small_and_cached,
+    the_client_strings_come_from_the_catalogues,
     pages_allow_own_scripts_and_nothing_inline,
     the_demo_page_needs_a_session_and_autosaves,
     the_demo_is_off_without_demo_mode,
@@ -93,10 +94,9 @@ async fn the_client_script_is_served_small_and_cached(kind: Kind) {
     ] {
         assert!(!body.contains(banned), "the script uses {banned}");
     }
-    // Both languages' warning, and the endpoints it relies on.
+    // The endpoints it relies on (its strings come from the catalogues: the next test).
     for needle in [
-        "もうすぐセッションが切れます。保存しますか?",
-        "Your session is about to end. Save your work?",
+        "/static/tsuzuki-client-messages.json?lang=",
         "BroadcastChannel('tsuzuki')",
         "/api/session/extend",
         "X-Tsuzuki-Background",
@@ -104,6 +104,122 @@ async fn the_client_script_is_served_small_and_cached(kind: Kind) {
         "/api/flows/",
     ] {
         assert!(body.contains(needle), "{needle} missing");
+    }
+    app.finish().await;
+}
+
+/// Issue #5 item 1: the script carries no text of its own; it reads it, per language, from
+/// `/static/tsuzuki-client-messages.json`, built from `locales/*/client.ftl`.
+async fn the_client_strings_come_from_the_catalogues(kind: Kind) {
+    let Some(app) = spawn_app(kind, "").await else {
+        return;
+    };
+    let get = |lang: &'static str| {
+        let url = app.url(&format!("/static/tsuzuki-client-messages.json?lang={lang}"));
+        let http = app.http.clone();
+        async move {
+            let r = http.get(url).send().await.unwrap();
+            assert_eq!(r.status(), StatusCode::OK);
+            assert_eq!(
+                r.headers()["content-type"],
+                "application/json; charset=utf-8"
+            );
+            assert_eq!(r.headers()["cache-control"], "public, max-age=3600");
+            r.json::<serde_json::Value>().await.unwrap()
+        }
+    };
+    let (ja, en, other) = (get("ja").await, get("en").await, get("xx").await);
+    assert_eq!(ja["lang"], "ja");
+    assert_eq!(other, en, "an unknown language gets English");
+    assert_eq!(
+        ja["messages"]["warn"],
+        "もうすぐセッションが切れます。保存しますか?"
+    );
+    assert_eq!(
+        en["messages"]["warn"],
+        "Your session is about to end. Save your work?"
+    );
+    assert_eq!(
+        en["messages"]["left"], "Time left: {time}",
+        "placeholders for the script"
+    );
+    let (ja, en) = (
+        ja["messages"].as_object().unwrap(),
+        en["messages"].as_object().unwrap(),
+    );
+    assert_eq!(ja.keys().collect::<Vec<_>>(), en.keys().collect::<Vec<_>>());
+    // Every key the script asks for, `t('key')` or `L('key')`, is there.
+    let mut asked = Vec::new();
+    for call in ["t('", "L('"] {
+        for (i, _) in SCRIPT.match_indices(call) {
+            // A call of t or L itself, not opt('…') or the like.
+            if SCRIPT[..i].ends_with(|c: char| c.is_alphanumeric() || c == '_' || c == '.') {
+                continue;
+            }
+            let rest = &SCRIPT[i + call.len()..];
+            asked.push(rest.split('\'').next().unwrap().to_string());
+        }
+    }
+    assert!(asked.len() > 20, "{asked:?}");
+    for key in &asked {
+        if key.ends_with('-') {
+            // t('method-' + x): one per method.
+            for m in ["totp", "email", "sms", "recovery"] {
+                assert!(en.contains_key(&format!("{key}{m}")), "{key}{m}");
+            }
+        } else {
+            assert!(en.contains_key(key.as_str()), "the script asks for {key}");
+        }
+    }
+    for (key, text) in ja {
+        assert!(
+            !text.as_str().unwrap().is_empty() && text != &en[key],
+            "{key}"
+        );
+    }
+    // And holds no sentence of its own: nothing Japanese, no English sentence in a literal.
+    assert!(
+        !SCRIPT
+            .chars()
+            .any(|c| ('\u{3040}'..='\u{9fff}').contains(&c)),
+        "Japanese text in tsuzuki-client.js"
+    );
+    // Comments first (they hold apostrophes): /* … */ blocks, and // after a space or at a
+    // line's start (not the // inside 'a://b', which the script does not have anyway).
+    let mut code = String::new();
+    for (n, block) in SCRIPT.split("/*").enumerate() {
+        code.push_str(if n == 0 {
+            block
+        } else {
+            block.split_once("*/").map_or("", |b| b.1)
+        });
+    }
+    let code: String = code
+        .lines()
+        .map(|l| {
+            match l
+                .find(" //")
+                .or(l.trim_start().starts_with("//").then_some(0))
+            {
+                Some(i) => &l[..i],
+                None => l,
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    let literals: Vec<&str> = code.split('\'').skip(1).step_by(2).collect();
+    assert!(
+        literals.len() > 200,
+        "{} literals: the split found them",
+        literals.len()
+    );
+    assert!(literals.contains(&"tsuzuki:msg"), "the split stays in step");
+    for literal in literals {
+        let words = literal.split_whitespace().count();
+        assert!(
+            words < 4 || !literal.ends_with(['.', '?', '!']),
+            "an English sentence in tsuzuki-client.js: {literal}"
+        );
     }
     app.finish().await;
 }

@@ -1,0 +1,33 @@
+# tsuzuki — ブラウザクライアント(static/tsuzuki-client.js)の日本語の文言。スクリプトは
+# GET /static/tsuzuki-client-messages.json?lang=ja から読みます。同じキーが ../en/client.ftl にあります。
+
+client-warn = もうすぐセッションが切れます。保存しますか?
+client-left = 残り時間: { $time }
+client-stay = ログインを続ける
+client-save = 今すぐ保存
+client-save-failed = 保存できませんでした。入力内容はこのページに残っています。
+client-ended = もう一度ログイン
+client-ended-text = セッションが切れました。ログインすると続きから作業できます。このページと入力内容はそのまま残ります。
+client-email = メールアドレス
+client-password = パスワード
+client-sign-in = ログイン
+client-later = 後で
+client-code = コード
+client-verify = 続ける
+client-resend = コードを再送信
+client-sent-to = コードを送信しました: { $target }
+client-totp = 認証アプリのコードを入力してください。
+client-recovery = リカバリーコードを1つ入力してください。
+client-other = ほかの方法でログイン
+client-method-totp = 認証アプリ
+client-method-email = メールでコード
+client-method-sms = SMSでコード
+client-method-recovery = リカバリーコード
+client-failed = うまくいきませんでした。接続を確認して、もう一度お試しください。
+client-restored = 保存されていた下書きを復元しました。
+client-discard = 下書きを破棄
+client-cookies = このサイトのCookieが無効になっています。ログインにはCookieが必要です。ブラウザの設定でこのサイトのCookieを許可してから、ページを再読み込みしてください。
+client-cookies-lost = ログインしましたが、ブラウザがログイン用のCookieを保存しませんでした(Cookieのブロック、プライベートウィンドウ、強いトラッキング防止など)。このサイトのCookieを許可して、もう一度お試しください。
+client-storage = このブラウザではページがデータを保存できません(プライベートブラウジングや厳しい設定)。下書きはアカウントに保存されますが、タブごとに警告が出ることがあります。
+client-framed = このページはほかのサイトの中に表示されていて、ブラウザがここでのCookieをブロックしているため、ログインを続けられません。ページを新しいタブで開くか、ブラウザの設定でこのサイトのCookieを許可してください。
+client-framed-open = 新しいタブで開く
