@@ -168,7 +168,9 @@
   // ---- activity ----
   const inOurs = (t) => t && t.closest && t.closest('.tsuzuki-dialog');
   const onActivity = (e) => {
-    if (inOurs(e.target) || ended || !sess) return;
+    // While the warning is open only its buttons answer it: a stray key (Tab past the last
+    // button lands on <body>) must not extend the session and close the dialog under the focus.
+    if (inOurs(e.target) || warning.open || ended || !sess) return;
     const t = Date.now();
     if (t - lastActivity < 1000) return;
     lastActivity = t;
