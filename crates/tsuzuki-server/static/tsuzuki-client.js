@@ -32,7 +32,6 @@
       } catch (_) { /* offline for a moment: try again */ }
     }
     for (const [n, k] of texts) n.data = t(k);
-    methods.setAttribute('aria-label', t('other'));
   };
   const ENDED = ['not_signed_in', 'idle_timeout', 'absolute_timeout', 'session_revoked', 'session_invalid'];
   const RESTART = ['flow_not_found', 'flow_expired', 'flow_completed', 'flow_locked'];
@@ -47,8 +46,9 @@
   let email = '';
   let lastExtend = Date.now(); // loading this page was activity
   let lastActivity = 0, lastShared = 0, peerActive = 0;
-  let claimed = 0; // idle_expires_at whose warning another tab shows
+  let warnChecking = false; // the warning's last-moment session read is under way
   let ended = false, pendingSignIn = null, resolveSignIn = null;
+  let cookieless = false; // the browser keeps no cookie here: an inline sign-in cannot work
   let warnTimer = 0, endTimer = 0, tick = 0, pollTimer = 0;
   const pending = new Set(); // functions to run after an inline sign-in
 
@@ -86,22 +86,48 @@
   };
 
   // ---- tabs ----
+  // Which tab shows the warning is decided, not raced: every tab announces itself ("hello",
+  // with a random id, whether it is visible and whether it shows the warning) at start, every
+  // HELLO ms, on visibility changes and on showing or closing the warning, and says "bye" when
+  // it goes. The tabs heard from in the last 2.5 HELLO are alive; the leader is, among them
+  // (this one included), the lowest id of those showing the warning, else of the visible ones,
+  // else of all. Every tab computes the same answer from the same announcements; a leader that
+  // goes (bye, or silence) is replaced within a second by the next lowest.
+  const HELLO = 2000;
+  const me = Math.random();
+  const peers = new Map(); // id -> { seen, v, w }
   let bc = null;
   try { bc = new BroadcastChannel('tsuzuki'); } catch (_) { /* fall back to storage events */ }
   const share = (msg) => {
     if (bc) return bc.postMessage(msg);
     try { localStorage.setItem('tsuzuki:msg', JSON.stringify({ ...msg, n: Math.random() })); } catch (_) { /* no storage */ }
   };
+  const visible = () => doc.visibilityState === 'visible';
+  const hello = () => share({ t: 'hello', id: me, v: visible(), w: warning.open });
+  const leader = () => {
+    const t = Date.now();
+    const all = [[me, { v: visible(), w: warning.open }],
+      ...[...peers].filter(([, p]) => t - p.seen < HELLO * 2.5)];
+    for (const want of [(p) => p.w, (p) => p.v, () => true]) {
+      const ids = all.filter(([, p]) => want(p)).map(([id]) => id);
+      if (ids.length) return Math.min(...ids) === me;
+    }
+    return true;
+  };
   const onPeer = (msg) => {
     if (!msg || typeof msg !== 'object') return;
-    if (msg.t === 'activity') peerActive = Date.now();
+    if (msg.t === 'hello' && typeof msg.id === 'number' && msg.id !== me) {
+      const known = peers.has(msg.id);
+      peers.set(msg.id, { seen: Date.now(), v: !!msg.v, w: !!msg.w });
+      if (!known) hello(); // a new tab learns of this one at once, not a HELLO later
+    } else if (msg.t === 'bye') peers.delete(msg.id);
+    else if (msg.t === 'activity') peerActive = Date.now();
     else if (msg.t === 'extended' && sess) {
       lastExtend = Date.now();
       if (msg.idle > sess.idle_expires_at) sess.idle_expires_at = msg.idle;
       closeWarning();
       schedule();
-    } else if (msg.t === 'warn') claimed = msg.idle;
-    else if (msg.t === 'signedin' && ended) refresh();
+    } else if (msg.t === 'signedin' && ended) refresh();
   };
   if (bc) bc.onmessage = (e) => onPeer(e.data);
   else window.addEventListener('storage', (e) => {
@@ -140,18 +166,27 @@
     pollTimer = setTimeout(refresh, POLL);
     if (!sess || ended) return;
     const left = remaining();
-    warnTimer = setTimeout(warnDue, Math.max(0, left - lead()) * 1000);
+    if (!warning.open && !warnChecking) warnTimer = setTimeout(warnDue, Math.max(0, left - lead()) * 1000);
     endTimer = setTimeout(refresh, (Math.max(0, left) + 1) * 1000);
   };
   const warnDue = async () => {
-    if (Date.now() - peerActive < 3000) await new Promise((r) => setTimeout(r, 3000));
-    const res = await refresh(); // the host application's own requests may have extended it
-    if (!res || !res.ok || remaining() > lead() + 1) return;
-    if (doc.visibilityState !== 'visible') await new Promise((r) => setTimeout(r, 700));
-    if (ended || claimed === deadline() || remaining() > lead() + 1) return;
-    claimed = deadline();
-    share({ t: 'warn', idle: claimed });
-    showWarning();
+    warnChecking = true;
+    let res;
+    try {
+      if (Date.now() - peerActive < 3000) await new Promise((r) => setTimeout(r, 3000));
+      res = await refresh(); // the host application's own requests may have extended it
+    } finally { warnChecking = false; }
+    if (!res || !res.ok || ended) return;
+    if (remaining() > lead() + 1) schedule(); // extended meanwhile: wait for the new deadline
+    else watch();
+  };
+  // Inside the warning period: the leader shows the warning; the others look again every
+  // second (no request), so that one takes over when the leader goes.
+  const watch = () => {
+    clearTimeout(warnTimer);
+    if (ended || !sess || warning.open || remaining() > lead() + 1) return;
+    if (leader()) showWarning();
+    else warnTimer = setTimeout(watch, 1000);
   };
   const extend = async () => {
     let res;
@@ -225,9 +260,13 @@
     setTimeout(() => { warnText.textContent = t('warn'); }, 50); // a change the live region announces
     clearInterval(tick);
     tick = setInterval(countdown, 1000);
+    hello();
     emit('warning', sess);
   };
-  const closeWarning = () => { clearInterval(tick); close(warning); };
+  const closeWarning = () => {
+    clearInterval(tick);
+    if (warning.open) { close(warning); hello(); }
+  };
 
   // inline sign-in
   const err = h('p', { id: 'tsuzuki-signin-error', class: 'tsuzuki-error', role: 'alert', hidden: true });
@@ -241,11 +280,13 @@
   const codeInfo = h('p', { id: 'tsuzuki-code-info' });
   const codeIn = h('input', { id: 'tsuzuki-code', name: 'code', type: 'text', autocomplete: 'one-time-code', spellcheck: 'false', autocapitalize: 'off', required: true });
   const resendBtn = h('button', { type: 'button', id: 'tsuzuki-resend', class: 'secondary' }, L('resend'));
-  const methods = h('div', { id: 'tsuzuki-methods', class: 'tsuzuki-actions', role: 'group' });
+  // A visible caption, so that a lone "Recovery code" button says what it is for.
+  const methodsLabel = h('p', { id: 'tsuzuki-methods-label', class: 'tsuzuki-muted tsuzuki-methods-label' }, L('other'));
+  const methods = h('div', { id: 'tsuzuki-methods', class: 'tsuzuki-actions', role: 'group', 'aria-labelledby': 'tsuzuki-methods-label' });
   const codeForm = h('form', { id: 'tsuzuki-code-form', class: 'tsuzuki-step', hidden: true },
     codeInfo, h('label', { for: 'tsuzuki-code' }, L('code')), codeIn,
     h('div', { class: 'tsuzuki-actions' }, h('button', { type: 'submit', id: 'tsuzuki-code-submit' }, L('verify')), resendBtn),
-    methods);
+    methodsLabel, methods);
   const signIn = h('dialog', {
     id: 'tsuzuki-signin', class: 'tsuzuki-dialog', role: 'dialog', 'aria-modal': 'true',
     'aria-labelledby': 'tsuzuki-signin-title', 'aria-describedby': 'tsuzuki-signin-text',
@@ -268,8 +309,10 @@
     codeIn.value = '';
     codeIn.setAttribute('inputmode', m === 'recovery' ? 'text' : 'numeric');
     resendBtn.hidden = !(m === 'email' || m === 'sms');
-    methods.replaceChildren(...(view.methods || []).filter((x) => x !== m).map((x) =>
+    const others = (view.methods || []).filter((x) => x !== m);
+    methods.replaceChildren(...others.map((x) =>
       h('button', { type: 'button', class: 'secondary', 'data-method': x }, t('method-' + x))));
+    methodsLabel.hidden = methods.hidden = !others.length;
     codeIn.focus();
   };
   const signedIn = async (d) => {
@@ -277,7 +320,10 @@
     const res = await refresh().catch(() => null);
     if (!res || !res.ok) {
       // The sign-in succeeded but the next request carried no cookie: cookies are not kept (S12).
-      if (res && isEnded(res)) { passwordStep(); fail(t('cookies-lost')); cookieNotice(t('cookies-lost')); }
+      if (res && isEnded(res)) {
+        passwordStep(); fail(t(framed ? 'framed' : 'cookies-lost'));
+        if (framed) frameNotice(); else cookieNotice(t('cookies-lost'));
+      }
       else fail(t('failed'));
       return;
     }
@@ -325,7 +371,8 @@
     sess = null;
     closeWarning();
     clearTimeout(warnTimer); clearTimeout(endTimer);
-    if (!signIn.open) {
+    // Without cookies the banner is the answer; a sign-in dialog would cover it for nothing.
+    if (!signIn.open && !cookieless) {
       err.hidden = true;
       open(signIn);
       if (!flow) passwordStep(); else codeIn.focus();
@@ -457,10 +504,11 @@
     for (const f of autosaveForms()) if (dirty.has(f)) save(f, true);
   };
   doc.addEventListener('visibilitychange', () => {
+    hello();
     if (doc.visibilityState === 'hidden') flush();
     else if (!ended) refresh(); // timers may have slept while hidden
   });
-  window.addEventListener('pagehide', flush);
+  window.addEventListener('pagehide', () => { share({ t: 'bye', id: me }); flush(); });
 
   const restore = async (form) => {
     const key = keyOf(form);
@@ -536,6 +584,20 @@
     b.textContent = text;
   };
   const cookieNotice = (text) => banner('tsuzuki-cookie-notice', text || t('cookies'), 'alert');
+  // Inside another site's frame the browser keeps no cookie of ours (third-party cookies
+  // blocked, and SameSite=Lax cookies are never set there): the way out is a tab of its own.
+  let framed = true;
+  try { framed = window.top !== window; } catch (_) { /* a cross-origin top: framed */ }
+  const frameNotice = () => {
+    banner('tsuzuki-frame-notice', t('framed'), 'alert');
+    doc.getElementById('tsuzuki-frame-notice').append(' ',
+      h('a', { href: location.href, target: '_blank', rel: 'noopener' }, t('framed-open')));
+  };
+  const blockedInFrame = async (cookies) => {
+    if (!framed) return false;
+    if (!cookies) return true;
+    try { return doc.hasStorageAccess ? !(await doc.hasStorageAccess()) : false; } catch (_) { return false; }
+  };
   const cookiesOn = () => {
     if (!navigator.cookieEnabled) return false;
     try {
@@ -555,8 +617,14 @@
 
   const start = async () => {
     await loadTexts();
-    if (!cookiesOn()) cookieNotice();
-    if (!storageOn()) banner('tsuzuki-storage-notice', t('storage'), 'status');
+    const cookies = cookiesOn();
+    cookieless = !cookies;
+    if (await blockedInFrame(cookies)) { cookieless = true; frameNotice(); } else {
+      if (!cookies) cookieNotice();
+      if (!storageOn()) banner('tsuzuki-storage-notice', t('storage'), 'status');
+    }
+    hello();
+    setInterval(hello, HELLO);
     const deleted = deleteSubmitted();
     const res = await refresh();
     const restoreAll = async () => {

@@ -39,19 +39,29 @@ export function newProfileDir() {
  * (`profile.default_content_setting_values.cookies = 2`): Chromium then neither stores nor sends
  * any cookie, exactly like a browser with cookies disabled (S12).
  *
+ * `blockThirdPartyCookies: true` writes `profile.cookie_controls_mode = 1`, the setting behind
+ * Settings → Privacy → Third-party cookies → "Block third-party cookies": cookies work for the
+ * site in the address bar but not in frames of other sites (S12).
+ *
  * `bypassCSP: true` lets a test inject a script into tsuzuki's pages despite their
  * `script-src 'self'` (the accessibility test's axe-core); no other test uses it, so every other
  * test runs under the real policy.
  */
-export async function launch({ profileDir, locale = 'en-US', blockCookies = false, bypassCSP = false } = {}) {
+export async function launch({
+  profileDir,
+  locale = 'en-US',
+  blockCookies = false,
+  blockThirdPartyCookies = false,
+  bypassCSP = false,
+} = {}) {
   const dir = profileDir ?? newProfileDir();
-  if (blockCookies) {
+  if (blockCookies || blockThirdPartyCookies) {
     const prefs = join(dir, 'Default', 'Preferences');
     mkdirSync(dirname(prefs), { recursive: true });
-    writeFileSync(
-      prefs,
-      JSON.stringify({ profile: { default_content_setting_values: { cookies: 2 } } }),
-    );
+    const profile = {};
+    if (blockCookies) profile.default_content_setting_values = { cookies: 2 };
+    if (blockThirdPartyCookies) profile.cookie_controls_mode = 1;
+    writeFileSync(prefs, JSON.stringify({ profile }));
   }
   const context = await chromium.launchPersistentContext(dir, {
     executablePath: CHROMIUM,
@@ -60,7 +70,8 @@ export async function launch({ profileDir, locale = 'en-US', blockCookies = fals
     locale,
     bypassCSP,
     viewport: { width: 1000, height: 800 },
-    timeout: 30_000,
+    // Starting Chromium took over 30 s while other builds loaded the shared 2 cores.
+    timeout: 60_000,
   });
   context.setDefaultTimeout(ACTION_TIMEOUT_MS);
   context.setDefaultNavigationTimeout(ACTION_TIMEOUT_MS);
@@ -84,10 +95,15 @@ export const SCREENSHOTS =
   process.env.TSUZUKI_TEST_SCREENSHOTS ||
   join(dirname(fileURLToPath(import.meta.url)), '..', 'screenshots');
 
-/** Writes a full-page PNG to tests/e2e/screenshots/<name>.png and returns its path. */
+/**
+ * Writes a full-page PNG to tests/e2e/screenshots/<name>.png and returns its path. With a modal
+ * dialog open, only the viewport: a dialog's backdrop is fixed to the viewport, and a full-page
+ * capture left the rest of the page undimmed, which is not what a person sees.
+ */
 export async function screenshot(page, name) {
   mkdirSync(SCREENSHOTS, { recursive: true });
   const path = join(SCREENSHOTS, `${name}.png`);
-  await page.screenshot({ path, fullPage: true, timeout: ACTION_TIMEOUT_MS });
+  const modal = await page.evaluate(() => !!document.querySelector('dialog:modal')).catch(() => false);
+  await page.screenshot({ path, fullPage: !modal, timeout: ACTION_TIMEOUT_MS });
   return path;
 }

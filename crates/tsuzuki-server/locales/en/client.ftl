@@ -30,5 +30,5 @@ client-discard = Discard draft
 client-cookies = Cookies are turned off for this site. Signing in needs them: allow cookies for this site in the browser settings, then reload the page.
 client-cookies-lost = You were signed in, but the browser did not keep the sign-in cookie (blocked cookies, a private window or strict tracking protection). Allow cookies for this site and try again.
 client-storage = This browser does not let the page keep data (private browsing or strict settings). Your drafts are still saved to your account; other tabs may show their own warnings.
-client-framed = This page is shown inside another site, and the browser blocks its cookies there, so you cannot stay signed in here. Open the page in its own tab, or allow cookies for this site in the browser settings.
+client-framed = This page is shown inside another site, and the browser does not let it keep its sign-in cookies there, so you cannot stay signed in here. Open the page in its own tab to sign in and keep working.
 client-framed-open = Open in a new tab

@@ -295,6 +295,7 @@ demo-lifetime = { $count ->
     [one] In this demo a session ends after one minute without activity.
    *[other] In this demo a session ends after { $count } minutes without activity.
 }
+demo-lifetime-seconds = In this demo a session ends after { $seconds } seconds without activity.
 demo-name = Name
 demo-email = Email address
 demo-order = Order number

@@ -288,6 +288,7 @@ demo-link = デモ: 長いお問い合わせフォーム
 demo-title = お問い合わせ(デモ)
 demo-intro = tsuzukiで保護された長いフォームです。入力中の内容は下書きとして自動保存されます。セッションが切れる前に保存するか確認し、切れてしまってもこのページのままログインし直して、入力内容を続けられます。
 demo-lifetime = このデモでは、{ $count }分間操作がないとセッションが切れます。
+demo-lifetime-seconds = このデモでは、{ $seconds }秒間操作がないとセッションが切れます。
 demo-name = お名前
 demo-email = メールアドレス
 demo-order = 注文番号

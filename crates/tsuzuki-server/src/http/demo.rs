@@ -47,6 +47,7 @@ pub async fn page(
         Err(redirect) => return Ok(redirect),
     };
     let lang = request_lang(&headers);
+    let idle = state.config.session.idle_timeout.as_secs();
     let html = state.templates.render(
         "demo_inquiry.html",
         lang,
@@ -56,7 +57,10 @@ pub async fn page(
             draft_key => DRAFT_KEY,
             categories => CATEGORIES,
             max_message => MAX_MESSAGE,
-            idle_minutes => state.config.session.idle_timeout.as_secs().div_ceil(60).to_string(),
+            // In whole minutes when it is some; else in seconds (a 20 s test limit is not
+            // "one minute").
+            idle_minutes => (idle % 60 == 0).then(|| (idle / 60).to_string()),
+            idle_seconds => idle.to_string(),
         },
     )?;
     Ok(Html(html).into_response())
