@@ -6,6 +6,7 @@ mod admin;
 mod client;
 mod drafts;
 mod flows;
+mod forward_auth;
 mod harness;
 mod history;
 mod input;
