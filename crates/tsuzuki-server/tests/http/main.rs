@@ -13,6 +13,7 @@ mod input;
 mod messaging;
 mod outage;
 mod pages;
+mod proxies;
 mod recovery;
 mod remember;
 mod second_factors;
