@@ -344,6 +344,90 @@ async fn remember_me_restored_only_when_the_proxy_relays_cookies(kind: Kind) {
     app.finish().await;
 }
 
+/// The `second_factor` policy end to end: a password-only session is sent to
+/// /account/reauth?require=second-factor, which asks for the password and then the
+/// authenticator code, and lands back on the application's URL with a session that passes.
+async fn second_factor_policy_steps_up_and_returns(kind: Kind) {
+    let Some(app) = spawn_app(kind, POLICIES).await else {
+        return;
+    };
+    app.create_user("a@example.com").await;
+    let b = signed_in_browser(&app, "a@example.com", false).await;
+    let (secret, _) = crate::second_factors::enrol_totp(&app, &b).await;
+    let finance = browser_page(forwarded("app.apps.example.com", "/finance/q?y=1"));
+    let r = b
+        .get(app.url("/auth/check"))
+        .headers(finance.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FOUND);
+    let to = location(&r);
+    let path = to
+        .split_once(&app.state.config.public_url)
+        .unwrap()
+        .1
+        .to_string();
+    let html = b
+        .get(app.url(&path))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let r = b
+        .post(app.url("/account/reauth"))
+        .form(&[
+            ("csrf", csrf_of(&html).as_str()),
+            ("then", form_field(&html, "then").as_str()),
+            ("password", PASSWORD),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let flow_page = location(&r);
+    assert!(
+        flow_page.starts_with("/sign-in/flow/"),
+        "the factor is asked for: {flow_page}"
+    );
+    let html = b
+        .get(app.url(&flow_page))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    app.advance(30);
+    let r = b
+        .post(app.url(&format!("{flow_page}/verify")))
+        .form(&[
+            ("csrf", csrf_of(&html).as_str()),
+            ("code", totp_now(&app, &secret, 0).as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&r), "https://app.apps.example.com/finance/q?y=1");
+    let r = b
+        .get(app.url("/auth/check"))
+        .headers(finance)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(
+        r.headers()["x-tsuzuki-methods"]
+            .to_str()
+            .unwrap()
+            .contains("totp")
+    );
+    app.finish().await;
+}
+
 /// R11 with `session.cookie_domain`: session and remember-me cookies carry the Domain so every
 /// subdomain's proxy sees them; the rest stays host-only.
 #[tokio::test]
@@ -411,4 +495,5 @@ both_backends!(
     return_urls_only_to_allowed_hosts,
     policies_per_host_and_path,
     remember_me_restored_only_when_the_proxy_relays_cookies,
+    second_factor_policy_steps_up_and_returns,
 );

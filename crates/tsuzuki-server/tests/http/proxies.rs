@@ -157,21 +157,6 @@ fn page_load(c: &reqwest::Client, url: &str) -> reqwest::RequestBuilder {
         .header("sec-fetch-mode", "navigate")
 }
 
-/// A hidden form field's value as the browser would send it (HTML entities decoded).
-fn hidden_field(html: &str, name: &str) -> String {
-    let raw = html
-        .split(&format!("name=\"{name}\" value=\""))
-        .nth(1)
-        .and_then(|rest| rest.split('"').next())
-        .unwrap_or_else(|| panic!("no {name} field"));
-    raw.replace("&#x2f;", "/")
-        .replace("&#x27;", "'")
-        .replace("&quot;", "\"")
-        .replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&amp;", "&")
-}
-
 fn location(r: &reqwest::Response) -> String {
     r.headers()["location"].to_str().unwrap().to_string()
 }
@@ -206,7 +191,7 @@ async fn sign_in_through_the_proxy(app: &TestApp, port: u16, user_id: &str) -> r
             ("csrf", csrf_of(&html).as_str()),
             ("email", "a@example.com"),
             ("password", PASSWORD),
-            ("return_to", hidden_field(&html, "return_to").as_str()),
+            ("return_to", form_field(&html, "return_to").as_str()),
         ])
         .send()
         .await
