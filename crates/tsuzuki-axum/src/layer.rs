@@ -1,0 +1,231 @@
+//! The tower layer and service: check, then pass the request on with its [`Identity`], or answer
+//! in its place.
+
+use crate::Tsuzuki;
+use crate::cache;
+use crate::check::{Answer, Facts, check};
+use crate::cookies::{apply_set_cookies, read_cookie};
+use crate::respond;
+use axum::extract::{ConnectInfo, OriginalUri};
+use axum::http::{HeaderMap, HeaderValue, Request, StatusCode, header};
+use axum::response::Response;
+use std::future::Future;
+use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use tower::{Layer, Service};
+
+/// What a layer does with a request that has no valid session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Redirect browsers to sign in, 401 for the rest.
+    Require,
+    /// Pass the request on without an identity.
+    Optional,
+    /// Like `Require`, and also demand a recent real sign-in; never answered from the cache.
+    StepUp,
+}
+
+/// Made by [`Tsuzuki::require`], [`Tsuzuki::optional`] or [`Tsuzuki::step_up`].
+#[derive(Debug, Clone)]
+pub struct TsuzukiLayer {
+    tsuzuki: Tsuzuki,
+    mode: Mode,
+}
+
+impl TsuzukiLayer {
+    pub(crate) fn new(tsuzuki: Tsuzuki, mode: Mode) -> Self {
+        TsuzukiLayer { tsuzuki, mode }
+    }
+}
+
+impl<S> Layer<S> for TsuzukiLayer {
+    type Service = TsuzukiService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        TsuzukiService {
+            inner,
+            tsuzuki: self.tsuzuki.clone(),
+            mode: self.mode,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct TsuzukiService<S> {
+    inner: S,
+    tsuzuki: Tsuzuki,
+    mode: Mode,
+}
+
+type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+
+impl<S, B> Service<Request<B>> for TsuzukiService<S>
+where
+    S: Service<Request<B>, Response = Response> + Clone + Send + 'static,
+    S::Future: Send,
+    B: Send + 'static,
+{
+    type Response = Response;
+    type Error = S::Error;
+    type Future = BoxFuture<Result<Response, S::Error>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<B>) -> Self::Future {
+        // The clone that was not polled ready stays behind (tower's usual dance).
+        let clone = self.inner.clone();
+        let inner = std::mem::replace(&mut self.inner, clone);
+        let tsuzuki = self.tsuzuki.clone();
+        let mode = self.mode;
+        Box::pin(handle(tsuzuki, mode, inner, request))
+    }
+}
+
+async fn handle<S, B>(
+    tsuzuki: Tsuzuki,
+    mode: Mode,
+    mut inner: S,
+    mut request: Request<B>,
+) -> Result<Response, S::Error>
+where
+    S: Service<Request<B>, Response = Response>,
+{
+    let shared = &tsuzuki.shared;
+    let peer = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip());
+    let answer = answer(&tsuzuki, mode, request.headers(), peer).await;
+    let (identity, set_cookies, refusal) = match answer {
+        Answer::Valid {
+            identity,
+            set_cookies,
+        } => {
+            tracing::debug!(user = %identity.user_id, session = %identity.session, "tsuzuki session valid");
+            (Some(identity), set_cookies, None)
+        }
+        Answer::Rejected {
+            code,
+            error,
+            set_cookies,
+        } => {
+            tracing::debug!(%code, ?mode, "tsuzuki rejected the session");
+            (None, set_cookies, Some(Some((code, error))))
+        }
+        Answer::Unavailable(reason) => {
+            tracing::warn!(%reason, ?mode, "tsuzuki unavailable");
+            (None, Vec::new(), Some(None))
+        }
+    };
+    let mut response = match (refusal, mode) {
+        (None, _) | (Some(_), Mode::Optional) => {
+            if let Some(identity) = identity {
+                request.extensions_mut().insert(identity);
+            }
+            // The handler, and any tsuzuki layer inside this one, must see the cookies the
+            // browser is about to get: a step-up check that sent the remember-me cookie we just
+            // had rotated would look like a stolen token to tsuzuki.
+            if !set_cookies.is_empty() {
+                apply_set_cookies(request.headers_mut(), &set_cookies);
+            }
+            inner.call(request).await?
+        }
+        (Some(None), _) => respond::unavailable(),
+        (Some(Some((code, error))), _) => {
+            if respond::is_navigation(request.method(), request.headers()) {
+                let page = if code == "step_up_required" {
+                    "/account/reauth"
+                } else {
+                    "/sign-in"
+                };
+                let path = original_path(&request);
+                respond::redirect(&respond::redirect_target(
+                    &shared.public_url,
+                    page,
+                    &shared.app_url,
+                    &path,
+                ))
+            } else {
+                respond::json_error(StatusCode::UNAUTHORIZED, &code, error)
+            }
+        }
+    };
+    // Relay every cookie tsuzuki set while checking — a restored session and its rotated
+    // remember-me token, or the clearing of dead ones — whatever the answer to the browser is.
+    for value in set_cookies {
+        response.headers_mut().append(header::SET_COOKIE, value);
+    }
+    if !matches!(mode, Mode::Optional) {
+        // A page made for one person must not be kept by a shared cache.
+        response
+            .headers_mut()
+            .entry(header::CACHE_CONTROL)
+            .or_insert(HeaderValue::from_static("private"));
+    }
+    Ok(response)
+}
+
+/// The check's answer: from the cache, from tsuzuki, or — without any tsuzuki cookie — a local
+/// `not_signed_in` that spares tsuzuki the anonymous traffic.
+async fn answer(
+    tsuzuki: &Tsuzuki,
+    mode: Mode,
+    headers: &HeaderMap,
+    peer: Option<IpAddr>,
+) -> Answer {
+    let shared = &tsuzuki.shared;
+    let session = read_cookie(headers, &shared.session_cookie);
+    let remember = read_cookie(headers, &shared.remember_cookie);
+    if session.is_none() && remember.is_none() {
+        return Answer::Rejected {
+            code: "not_signed_in".into(),
+            error: None,
+            set_cookies: Vec::new(),
+        };
+    }
+    let facts = Facts::of(headers, peer);
+    let step_up = mode == Mode::StepUp;
+    // Only a request with a session cookie can be a cache hit: without one, tsuzuki may restore
+    // from the remember-me cookie, which sets cookies and is never cached.
+    let key = session
+        .filter(|_| !step_up)
+        .map(|s| cache::key(s, remember, facts.background));
+    if let (Some(cache), Some(key)) = (&shared.cache, &key)
+        && let Some(hit) = cache.get(key)
+    {
+        return Answer::Valid {
+            identity: Arc::unwrap_or_clone(hit),
+            set_cookies: Vec::new(),
+        };
+    }
+    let answer = check(shared, &facts, step_up).await;
+    if let (
+        Some(cache),
+        Some(key),
+        Answer::Valid {
+            identity,
+            set_cookies,
+        },
+    ) = (&shared.cache, key, &answer)
+        && set_cookies.is_empty()
+    {
+        cache.insert(key, Arc::new(identity.clone()));
+    }
+    answer
+}
+
+/// The path and query the browser asked for, before any `nest` stripped a prefix.
+fn original_path<B>(request: &Request<B>) -> String {
+    let uri = request
+        .extensions()
+        .get::<OriginalUri>()
+        .map(|o| &o.0)
+        .unwrap_or(request.uri());
+    uri.path_and_query()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| "/".into())
+}
