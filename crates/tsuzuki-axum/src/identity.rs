@@ -58,6 +58,26 @@ impl Identity {
         })
     }
 
+    /// An identity made by hand, for the host application's own handler tests (the
+    /// middleware builds it from tsuzuki's answer).
+    pub fn new(
+        user_id: impl Into<String>,
+        email: impl Into<String>,
+        auth_time: i64,
+        methods: Vec<String>,
+        remembered: bool,
+        session: impl Into<String>,
+    ) -> Identity {
+        Identity {
+            user_id: user_id.into(),
+            email: email.into(),
+            auth_time,
+            methods,
+            remembered,
+            session: session.into(),
+        }
+    }
+
     /// Whether `method` (e.g. `"totp"`) was part of this session's sign-in.
     pub fn has_method(&self, method: &str) -> bool {
         self.methods.iter().any(|m| m == method)

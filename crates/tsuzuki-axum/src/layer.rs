@@ -225,7 +225,34 @@ fn original_path<B>(request: &Request<B>) -> String {
         .get::<OriginalUri>()
         .map(|o| &o.0)
         .unwrap_or(request.uri());
+    // Only an origin-form target ("/…") is appended to app_url: anything else could change
+    // the return address's authority.
     uri.path_and_query()
-        .map(|p| p.as_str().to_string())
-        .unwrap_or_else(|| "/".into())
+        .map(|p| p.as_str())
+        .filter(|p| p.starts_with('/'))
+        .unwrap_or("/")
+        .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn path_of(target: &str) -> String {
+        let request = Request::get(target).body(()).unwrap();
+        original_path(&request)
+    }
+
+    #[test]
+    fn return_path_is_the_origin_form_target() {
+        assert_eq!(path_of("/profile?tab=1"), "/profile?tab=1");
+        // An absolute-form target keeps only its path: the host is always app_url's.
+        assert_eq!(path_of("http://evil.example/x?y"), "/x?y");
+        assert_eq!(path_of("*"), "/");
+        let mut nested = Request::get("/inner").body(()).unwrap();
+        nested
+            .extensions_mut()
+            .insert(OriginalUri("/app/inner".parse().unwrap()));
+        assert_eq!(original_path(&nested), "/app/inner");
+    }
 }
