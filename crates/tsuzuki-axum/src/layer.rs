@@ -121,6 +121,9 @@ where
             (None, Vec::new(), Some(None))
         }
     };
+    // A response made for one person (or carrying their cookies) must not be kept by a shared
+    // cache; on an optional route that is the case only when someone is signed in.
+    let personal = mode != Mode::Optional || identity.is_some() || !set_cookies.is_empty();
     let mut response = match (refusal, mode) {
         (None, _) | (Some(_), Mode::Optional) => {
             if let Some(identity) = identity {
@@ -159,8 +162,7 @@ where
     for value in set_cookies {
         response.headers_mut().append(header::SET_COOKIE, value);
     }
-    if !matches!(mode, Mode::Optional) {
-        // A page made for one person must not be kept by a shared cache.
+    if personal {
         response
             .headers_mut()
             .entry(header::CACHE_CONTROL)

@@ -44,7 +44,13 @@ async fn public_route_works_signed_out_and_greets_a_signed_in_person() {
     let b = Browser::sign_in(&tsz, "a@example.com", false).await;
     let r = b.navigate(&app.url("/")).await;
     assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.headers()["cache-control"], "private", "a personal page");
     assert!(r.text().await.unwrap().contains("Hello, a@example.com"));
+    let r = Browser::new().navigate(&app.url("/")).await;
+    assert!(
+        r.headers().get("cache-control").is_none(),
+        "the guest page is public"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -399,4 +405,63 @@ async fn tsuzuki_down_means_503_never_200() {
     let r = b.navigate(&app.url("/")).await;
     assert_eq!(r.status(), StatusCode::OK);
     assert!(r.text().await.unwrap().contains("Hello, guest"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_step_up_guard_inside_require_sees_the_restored_cookies() {
+    // The outer layer restores from the remember-me cookie; the inner one must check the new
+    // session, not present the just-rotated token again (which tsuzuki would have to treat as a
+    // parallel request in the grace window, or after it as theft).
+    let tsz = spawn_tsuzuki().await;
+    tsz.create_user("a@example.com").await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let tsuzuki = tsuzuki_axum::Tsuzuki::builder()
+        .tsuzuki_url(&tsz.base)
+        .app_url(&base)
+        .build()
+        .unwrap();
+    let router = axum::Router::new()
+        .route(
+            "/nested",
+            axum::routing::get(|me: tsuzuki_axum::Identity| async move { me.email }),
+        )
+        .layer(tsuzuki.step_up())
+        .layer(tsuzuki.require());
+    let server = tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    let b = Browser::sign_in(&tsz, "a@example.com", true).await;
+    tsz.advance(31 * 60);
+    let r = b.navigate(&format!("{base}/nested")).await;
+    assert_eq!(
+        r.status(),
+        StatusCode::SEE_OTHER,
+        "a restore is no recent sign-in"
+    );
+    assert!(
+        r.headers()["location"]
+            .to_str()
+            .unwrap()
+            .contains("/account/reauth?return_to=")
+    );
+    let sessions_set = r
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter(|v| v.to_str().unwrap().starts_with("tsuzuki_session="))
+        .count();
+    assert_eq!(sessions_set, 1, "one restore, by the outer layer");
+    // The browser's cookies are good: signed in (remembered) without a second restore.
+    let r = b.fetch(&format!("{base}/nested")).await;
+    assert_eq!(error_code(r).await, "step_up_required");
+    let r = b
+        .post_json(
+            &tsz.url("/api/reauth"),
+            serde_json::json!({ "password": PASSWORD }),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let r = b.fetch(&format!("{base}/nested")).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.text().await.unwrap(), "a@example.com");
+    server.abort();
 }
