@@ -145,7 +145,15 @@ pub(crate) async fn check(shared: &Shared, facts: &Facts, step_up: bool) -> Answ
                 identity,
                 set_cookies,
             },
-            None => Answer::Unavailable("a 200 answer without valid identity headers".into()),
+            // No identity header at all: tsuzuki found no session but its own policy for the
+            // route is "public" (`forward_auth.default_policy`). This application decides its
+            // routes itself, so that is "not signed in" here — still no way in.
+            None if !parts.headers.contains_key("x-tsuzuki-user-id") => Answer::Rejected {
+                code: "not_signed_in".into(),
+                error: None,
+                set_cookies,
+            },
+            None => Answer::Unavailable("a 200 answer with malformed identity headers".into()),
         },
         StatusCode::UNAUTHORIZED => {
             let error = serde_json::from_slice::<serde_json::Value>(&body)

@@ -7,15 +7,23 @@ use axum::response::{IntoResponse, Response};
 /// Seconds a client is told to wait when tsuzuki is unavailable.
 pub(crate) const RETRY_AFTER_SECS: u32 = 5;
 
-/// A browser navigation: a GET or HEAD that accepts HTML. Only these are redirected to a page;
-/// a redirect would lose a form's body, and a script's `fetch` cannot show a sign-in page.
+/// A browser navigation: a GET or HEAD that a person's browser makes to show a page —
+/// `Sec-Fetch-Mode: navigate` where the browser sends it, else an `Accept` with `text/html` —
+/// and not background work. Only these are redirected to a page: a redirect would lose a form's
+/// body, and a script's `fetch` cannot show a sign-in page. The same rule as tsuzuki's own
+/// forward-auth check.
 pub(crate) fn is_navigation(method: &Method, headers: &HeaderMap) -> bool {
-    (method == Method::GET || method == Method::HEAD)
-        && headers
+    let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let navigation = match text("sec-fetch-mode") {
+        Some(mode) => mode == "navigate",
+        None => headers
             .get_all(header::ACCEPT)
             .iter()
             .filter_map(|v| v.to_str().ok())
-            .any(|a| a.to_ascii_lowercase().contains("text/html"))
+            .any(|a| a.to_ascii_lowercase().contains("text/html")),
+    };
+    let background = matches!(text("x-tsuzuki-background"), Some("1" | "true"));
+    (method == Method::GET || method == Method::HEAD) && navigation && !background
 }
 
 /// `{base}{page}?return_to={app_url}{path_and_query}`, the return address percent-encoded.
@@ -102,6 +110,20 @@ mod tests {
         assert!(!is_navigation(&Method::GET, &accept("application/json")));
         assert!(!is_navigation(&Method::GET, &accept("*/*")));
         assert!(!is_navigation(&Method::GET, &HeaderMap::new()));
+        // Sec-Fetch-Mode decides where the browser sends it.
+        let mut h = accept(browser);
+        h.insert("sec-fetch-mode", HeaderValue::from_static("cors"));
+        assert!(
+            !is_navigation(&Method::GET, &h),
+            "a fetch() asking for HTML"
+        );
+        let mut h = accept("*/*");
+        h.insert("sec-fetch-mode", HeaderValue::from_static("navigate"));
+        assert!(is_navigation(&Method::GET, &h));
+        // Background work never shows a page.
+        let mut h = accept(browser);
+        h.insert("x-tsuzuki-background", HeaderValue::from_static("1"));
+        assert!(!is_navigation(&Method::GET, &h));
     }
 
     #[test]

@@ -22,8 +22,10 @@ enum Reply {
     /// Valid, with a Set-Cookie (a restore).
     ValidSettingCookies,
     ServerError,
-    /// 200 without identity headers.
+    /// 200 without identity headers (tsuzuki's answer for a route it considers public).
     Empty,
+    /// 200 with an identity missing a header.
+    Partial,
     /// Answers after 5 s (the middleware waits 300 ms in that test).
     Slow,
 }
@@ -70,6 +72,7 @@ async fn spawn_fake() -> (String, Script) {
                         .into_response(),
                     Reply::ServerError => AxStatus::INTERNAL_SERVER_ERROR.into_response(),
                     Reply::Empty => AxStatus::OK.into_response(),
+                    Reply::Partial => (AxStatus::OK, [identity[0], identity[1]]).into_response(),
                     Reply::Slow => {
                         tokio::time::sleep(Duration::from_secs(5)).await;
                         (AxStatus::OK, identity).into_response()
@@ -175,7 +178,7 @@ async fn plain_answers_are_cached_and_answers_that_set_cookies_never() {
 async fn a_failing_or_broken_tsuzuki_never_lets_a_request_through() {
     let (fake, script) = spawn_fake().await;
     let app = spawn_example_timing(&fake, Duration::ZERO, Duration::from_millis(300)).await;
-    for reply in [Reply::ServerError, Reply::Empty, Reply::Slow] {
+    for reply in [Reply::ServerError, Reply::Partial, Reply::Slow] {
         script.set(reply);
         for path in ["/api/me", "/settings/security"] {
             let r = fetch_with_cookie(&app.url(path), COOKIE).await;
@@ -187,4 +190,24 @@ async fn a_failing_or_broken_tsuzuki_never_lets_a_request_through() {
         assert_eq!(r.status(), StatusCode::OK);
         assert!(r.text().await.unwrap().contains("Hello, guest"));
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plain_200_is_not_signed_in() {
+    // tsuzuki answers a plain 200 when its own policy for the route is "public" and there is no
+    // session; the application's route still needs one.
+    let (fake, script) = spawn_fake().await;
+    script.set(Reply::Empty);
+    let app = spawn_example_with(&fake, Duration::from_secs(60)).await;
+    let r = fetch_with_cookie(&app.url("/api/me"), COOKIE).await;
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(error_code(r).await, "not_signed_in");
+    let r = client()
+        .get(app.url("/profile"))
+        .header("accept", HTML)
+        .header("cookie", COOKIE)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
 }
