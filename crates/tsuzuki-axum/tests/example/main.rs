@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 const SHORT_TTL: Duration = Duration::from_millis(300);
 /// Slack on top of the TTL for a loaded machine (two cores shared by several test runs).
 const SLACK: Duration = Duration::from_secs(2);
+const FIREFOX: &str = "Mozilla/5.0 (X11; Linux x86_64; rv:132.0) Gecko/20100101 Firefox/132.0";
 
 fn return_to(app: &App, path_and_query: &str) -> String {
     let back = format!("{}{path_and_query}", app.base);
@@ -327,7 +328,16 @@ async fn a_remember_me_restore_reaches_the_browser() {
         .expect("a remember-me cookie");
     // The session ends (idle timeout); the remember-me cookie outlives it.
     tsz.advance(31 * 60);
-    let r = b.navigate(&app.url("/profile")).await;
+    // The browser's address and user agent, as the app saw them, reach tsuzuki's records.
+    let r = b
+        .http
+        .get(app.url("/profile"))
+        .header("accept", HTML)
+        .header("x-forwarded-for", "203.0.113.5")
+        .header("user-agent", FIREFOX)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(
         r.status(),
         StatusCode::OK,
@@ -363,6 +373,26 @@ async fn a_remember_me_restore_reaches_the_browser() {
     // The browser goes on with what it was given: no second restore, no theft alarm.
     let me: serde_json::Value = b.fetch(&app.url("/api/me")).await.json().await.unwrap();
     assert_eq!(me["remembered"], true);
+    let devices: serde_json::Value = b
+        .http
+        .get(tsz.url("/api/devices"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let restored = devices["devices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["handle"] == me["session"])
+        .expect("the restored session is listed");
+    assert_eq!(restored["ip"], "203.0.113.5", "{restored}");
+    assert!(
+        restored["device"].as_str().unwrap().contains("Firefox"),
+        "{restored}"
+    );
     let r = b.fetch(&app.url("/api/me")).await;
     assert_eq!(r.status(), StatusCode::OK);
     assert!(
