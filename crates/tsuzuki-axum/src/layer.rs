@@ -59,6 +59,16 @@ pub struct TsuzukiService<S> {
     mode: Mode,
 }
 
+/// What happens to the request.
+enum Outcome {
+    Pass(Option<crate::Identity>),
+    Refuse {
+        code: String,
+        error: Option<serde_json::Value>,
+    },
+    Unavailable,
+}
+
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 
 impl<S, B> Service<Request<B>> for TsuzukiService<S>
@@ -100,13 +110,13 @@ where
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0.ip());
     let answer = answer(&tsuzuki, mode, request.headers(), peer).await;
-    let (identity, set_cookies, refusal) = match answer {
+    let (outcome, set_cookies) = match answer {
         Answer::Valid {
             identity,
             set_cookies,
         } => {
             tracing::debug!(user = %identity.user_id, session = %identity.session, "tsuzuki session valid");
-            (Some(identity), set_cookies, None)
+            (Outcome::Pass(Some(identity)), set_cookies)
         }
         Answer::Rejected {
             code,
@@ -114,43 +124,50 @@ where
             set_cookies,
         } => {
             tracing::debug!(%code, ?mode, "tsuzuki rejected the session");
-            (None, set_cookies, Some(Some((code, error))))
+            (Outcome::Refuse { code, error }, set_cookies)
         }
         Answer::Unavailable(reason) => {
             tracing::warn!(%reason, ?mode, "tsuzuki unavailable");
-            (None, Vec::new(), Some(None))
+            (Outcome::Unavailable, Vec::new())
         }
+    };
+    let outcome = match (outcome, mode) {
+        // An optional route goes on as for a guest, whatever the reason.
+        (Outcome::Refuse { .. } | Outcome::Unavailable, Mode::Optional) => Outcome::Pass(None),
+        (o, _) => o,
     };
     // A response made for one person (or carrying their cookies) must not be kept by a shared
     // cache; on an optional route that is the case only when someone is signed in.
-    let personal = mode != Mode::Optional || identity.is_some() || !set_cookies.is_empty();
-    let mut response = match (refusal, mode) {
-        (None, _) | (Some(_), Mode::Optional) => {
+    let personal = mode != Mode::Optional
+        || matches!(outcome, Outcome::Pass(Some(_)))
+        || !set_cookies.is_empty();
+    let mut response = match outcome {
+        Outcome::Pass(identity) => {
             if let Some(identity) = identity {
                 request.extensions_mut().insert(identity);
             }
             // The handler, and any tsuzuki layer inside this one, must see the cookies the
             // browser is about to get: a step-up check that sent the remember-me cookie we just
-            // had rotated would look like a stolen token to tsuzuki.
+            // had rotated would make tsuzuki restore again, and after its grace window that
+            // looks like a stolen token.
             if !set_cookies.is_empty() {
                 apply_set_cookies(request.headers_mut(), &set_cookies);
             }
             inner.call(request).await?
         }
-        (Some(None), _) => respond::unavailable(),
-        (Some(Some((code, error))), _) => {
+        Outcome::Unavailable => respond::unavailable(),
+        Outcome::Refuse { code, error } => {
             if respond::is_navigation(request.method(), request.headers()) {
                 let page = if code == "step_up_required" {
                     "/account/reauth"
                 } else {
                     "/sign-in"
                 };
-                let path = original_path(&request);
                 respond::redirect(&respond::redirect_target(
                     &shared.public_url,
                     page,
                     &shared.app_url,
-                    &path,
+                    &original_path(&request),
                 ))
             } else {
                 respond::json_error(StatusCode::UNAUTHORIZED, &code, error)
