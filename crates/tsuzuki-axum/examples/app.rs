@@ -1,7 +1,9 @@
 //! A tiny application behind tsuzuki: a public page, a protected page and a sensitive page.
 //!
 //! ```sh
-//! cargo run -p tsuzuki -- serve --demo            # tsuzuki on http://localhost:8470
+//! # tsuzuki on http://127.0.0.1:8470; its cookies must be for the app's host (127.0.0.1).
+//! TSUZUKI_PUBLIC_URL=http://127.0.0.1:8470 TSUZUKI_HTTP__TRUSTED_PROXIES=127.0.0.1/32 \
+//!   cargo run -p tsuzuki -- serve --demo
 //! cargo run -p tsuzuki-axum --example app -- --tsuzuki http://127.0.0.1:8470 --listen 127.0.0.1:3000
 //! ```
 //!
