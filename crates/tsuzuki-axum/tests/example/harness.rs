@@ -35,14 +35,16 @@ pub struct Tsz {
 }
 
 /// tsuzuki with its defaults (30 min idle timeout, 10 min re-auth window), the admin API on, and
-/// 127.0.0.1 trusted as a proxy (the example app forwards the client's address from there).
+/// 127.0.0.1 trusted as a proxy (the example app forwards the client's address from there). Its
+/// public URL is on 127.0.0.1 like the app's, so that sign-in may return to the app (tsuzuki
+/// allows absolute return URLs on its own host; the port is not part of that).
 pub async fn spawn_tsuzuki() -> Tsz {
     let db = TestDatabase::create(Kind::Sqlite)
         .await
         .expect("SQLite is always there");
     let dir = TempDir::new("axum");
     let toml = format!(
-        "listen = \"127.0.0.1:0\"\ndata_dir = {:?}\n[database]\nurl = {:?}\n\
+        "listen = \"127.0.0.1:0\"\npublic_url = \"http://127.0.0.1\"\ndata_dir = {:?}\n[database]\nurl = {:?}\n\
          [cache]\nrevocation_poll_interval = \"20ms\"\n\
          [http]\ntrusted_proxies = [\"127.0.0.1/32\"]\n\
          [admin]\ntoken_sha256 = {:?}\n",

@@ -495,3 +495,80 @@ async fn a_step_up_guard_inside_require_sees_the_restored_cookies() {
     assert_eq!(r.text().await.unwrap(), "a@example.com");
     server.abort();
 }
+
+/// The value of the hidden field `name` in a page's form, HTML entities undone.
+fn field(html: &str, name: &str) -> String {
+    let raw = html
+        .split(&format!("name=\"{name}\" value=\""))
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or_else(|| panic!("a {name} field in {html}"));
+    raw.replace("&#x2f;", "/")
+        .replace("&#x27;", "'")
+        .replace("&quot;", "\"")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_in_and_re_authentication_come_back_to_the_app() {
+    // The whole browser round trip: the middleware's redirect, tsuzuki's pages, and back.
+    let tsz = spawn_tsuzuki().await;
+    tsz.create_user("a@example.com").await;
+    let app = spawn_example(&tsz, Duration::from_secs(2)).await;
+    let b = Browser::new();
+    let r = b.navigate(&app.url("/profile?tab=1")).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let sign_in = r.headers()["location"].to_str().unwrap().to_string();
+    let page = b.navigate(&sign_in).await.text().await.unwrap();
+    assert_eq!(
+        field(&page, "return_to"),
+        app.url("/profile?tab=1"),
+        "tsuzuki accepts the app's absolute URL"
+    );
+    let r = b
+        .http
+        .post(tsz.url("/sign-in"))
+        .form(&[
+            ("csrf", field(&page, "csrf")),
+            ("return_to", field(&page, "return_to")),
+            ("email", "a@example.com".into()),
+            ("password", PASSWORD.into()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(r.headers()["location"], app.url("/profile?tab=1").as_str());
+    let r = b.navigate(&app.url("/profile?tab=1")).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r.text().await.unwrap().contains("Hello, a@example.com"));
+
+    // Later, the sensitive page asks for the password again, and comes back.
+    tsz.advance(11 * 60);
+    let r = b.navigate(&app.url("/settings/security")).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let reauth = r.headers()["location"].to_str().unwrap().to_string();
+    let page = b.navigate(&reauth).await;
+    assert_eq!(page.status(), StatusCode::OK);
+    let page = page.text().await.unwrap();
+    let r = b
+        .http
+        .post(tsz.url("/account/reauth"))
+        .form(&[
+            ("csrf", field(&page, "csrf")),
+            ("then", field(&page, "then")),
+            ("password", PASSWORD.into()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        r.headers()["location"],
+        app.url("/settings/security").as_str()
+    );
+    let r = b.navigate(&app.url("/settings/security")).await;
+    assert_eq!(r.status(), StatusCode::OK);
+}
