@@ -33,8 +33,10 @@ pub(crate) struct Shared {
     pub public_url: String,
     /// The host application's public base URL without a trailing slash (return_to).
     pub app_url: String,
-    pub session_cookie: String,
-    pub remember_cookie: String,
+    /// The names tsuzuki's session cookie may have (the first present is used).
+    pub session_cookies: Vec<String>,
+    /// Likewise for the remember-me cookie.
+    pub remember_cookies: Vec<String>,
     pub http: Client<HttpConnector, axum::body::Body>,
     pub timeout: Duration,
     pub cache: Option<IdentityCache>,
@@ -165,8 +167,8 @@ impl Builder {
     }
 
     /// tsuzuki's session and remember-me cookie names (`session.cookie_name`,
-    /// `remember.cookie_name`), with their `__Host-` prefix if tsuzuki uses one. Only needed
-    /// when tsuzuki's configuration changes the defaults.
+    /// `remember.cookie_name`), with their `__Host-` or `__Secure-` prefix if tsuzuki uses one.
+    /// Only needed when tsuzuki's configuration changes the default names.
     pub fn cookie_names(mut self, session: impl Into<String>, remember: impl Into<String>) -> Self {
         self.cookie_names = Some((session.into(), remember.into()));
         self
@@ -198,19 +200,27 @@ impl Builder {
                     key: "tsuzuki_url",
                     value: tsuzuki_url.clone(),
                 })?;
-        // tsuzuki prefixes its cookies with `__Host-` exactly when its public URL is https
-        // (crates/tsuzuki-server/src/http/cookies.rs).
-        let (session_cookie, remember_cookie) = self.cookie_names.unwrap_or_else(|| {
-            let prefix = if public_url.starts_with("https:") {
-                "__Host-"
-            } else {
-                ""
-            };
-            (
-                format!("{prefix}tsuzuki_session"),
-                format!("{prefix}tsuzuki_remember"),
-            )
-        });
+        // tsuzuki prefixes its cookies exactly when its public URL is https: `__Host-`, or
+        // `__Secure-` when `session.cookie_domain` shares them with subdomains
+        // (crates/tsuzuki-server/src/http/cookies.rs). Both are looked for: which one applies is
+        // tsuzuki's configuration, and a browser holds only one.
+        let (session_cookies, remember_cookies) = match self.cookie_names {
+            Some((session, remember)) => (vec![session], vec![remember]),
+            None if public_url.starts_with("https:") => (
+                vec![
+                    "__Host-tsuzuki_session".to_string(),
+                    "__Secure-tsuzuki_session".to_string(),
+                ],
+                vec![
+                    "__Host-tsuzuki_remember".to_string(),
+                    "__Secure-tsuzuki_remember".to_string(),
+                ],
+            ),
+            None => (
+                vec!["tsuzuki_session".to_string()],
+                vec!["tsuzuki_remember".to_string()],
+            ),
+        };
         let mut connector = HttpConnector::new();
         connector.set_connect_timeout(Some(self.timeout));
         connector.set_nodelay(true);
@@ -224,8 +234,8 @@ impl Builder {
                 check_url,
                 public_url,
                 app_url,
-                session_cookie,
-                remember_cookie,
+                session_cookies,
+                remember_cookies,
                 http,
                 timeout: self.timeout,
                 cache,
@@ -307,8 +317,14 @@ mod tests {
         assert_eq!(t.shared.public_url, "https://auth.example.com/prefix");
         assert_eq!(t.shared.app_url, "https://app.example.com");
         // https public URL: tsuzuki's cookies carry the __Host- prefix.
-        assert_eq!(t.shared.session_cookie, "__Host-tsuzuki_session");
-        assert_eq!(t.shared.remember_cookie, "__Host-tsuzuki_remember");
+        assert_eq!(
+            t.shared.session_cookies,
+            ["__Host-tsuzuki_session", "__Secure-tsuzuki_session"]
+        );
+        assert_eq!(
+            t.shared.remember_cookies,
+            ["__Host-tsuzuki_remember", "__Secure-tsuzuki_remember"]
+        );
         assert_eq!(t.revocation_bound(), DEFAULT_CACHE_TTL);
     }
 
@@ -320,7 +336,7 @@ mod tests {
             .cache_ttl(Duration::ZERO)
             .build()
             .unwrap();
-        assert_eq!(t.shared.session_cookie, "tsuzuki_session");
+        assert_eq!(t.shared.session_cookies, ["tsuzuki_session"]);
         assert!(t.shared.cache.is_none());
         assert_eq!(t.revocation_bound(), Duration::ZERO);
     }

@@ -197,8 +197,9 @@ async fn answer(
     peer: Option<IpAddr>,
 ) -> Answer {
     let shared = &tsuzuki.shared;
-    let session = read_cookie(headers, &shared.session_cookie);
-    let remember = read_cookie(headers, &shared.remember_cookie);
+    let first = |names: &[String]| names.iter().find_map(|n| read_cookie(headers, n));
+    let session = first(&shared.session_cookies);
+    let remember = first(&shared.remember_cookies);
     if session.is_none() && remember.is_none() {
         return Answer::Rejected {
             code: "not_signed_in".into(),
