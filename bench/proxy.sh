@@ -15,7 +15,9 @@
 #      rotate over 1,000 seeded session cookies; every response must be a 200, and through the
 #      protected server it must carry the seeded user's id (added to the response by the bench's
 #      nginx configuration from the identity tsuzuki gave);
-#   5. prints the median of the rounds' ratios (with auth / without), and both rates.
+#   5. prints the median of the rounds' ratios (with auth / without), and both rates; and, for
+#      information, the same ratio for an auth_request answered at once by the upstream itself
+#      (what nginx's subrequest costs by itself, whoever answers it).
 # Knobs: BENCH_DURATION (10 s per round), BENCH_ROUNDS (5), BENCH_SESSIONS (10000),
 # BENCH_CONNECTIONS (64), BENCH_PORT (18480: tsuzuki; +1 upstream, +2 nginx plain, +3 nginx
 # with auth), BENCH_SKIP_BUILD=1 with BENCH_BIN=DIR.
@@ -32,6 +34,7 @@ PORT=${BENCH_PORT:-18480}
 UP_PORT=$((PORT + 1))
 PLAIN_PORT=$((PORT + 2))
 AUTH_PORT=$((PORT + 3))
+NULL_PORT=$((PORT + 4))
 SERVER_CORE=0
 LOADER_CORE=1
 EMAIL=bench@example.com
@@ -110,6 +113,25 @@ http {
             proxy_pass http://app;
         }
     }
+    # (Information) auth_request to an "auth server" that answers 200 at once (the upstream
+    # itself): what nginx's subrequest costs by itself, whatever answers it.
+    server {
+        listen 127.0.0.1:$NULL_PORT;
+        location = /.null-auth {
+            internal;
+            proxy_pass http://app;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_pass_request_body off;
+            proxy_set_header Content-Length "";
+        }
+        location / {
+            auth_request /.null-auth;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_pass http://app;
+        }
+    }
     # With forward-auth, by the recipe as it is.
     server {
         listen 127.0.0.1:$AUTH_PORT;
@@ -119,7 +141,8 @@ http {
             proxy_http_version 1.1;
             proxy_set_header Connection "";
             # For the benchmark's own check that each answer was for the seeded user.
-            add_header X-Tsuzuki-User-Id \$tsuzuki_user_id always;
+            # Lower case: wrk's header table is case-sensitive, and check.lua asks so.
+            add_header x-tsuzuki-user-id \$tsuzuki_user_id always;
             proxy_pass http://app;
         }
     }
@@ -138,11 +161,16 @@ log "warm-up (3 s each)"
 run_wrk warmup-plain "http://127.0.0.1:$PLAIN_PORT/" "$TOKENS" "" 3 "$NPID" >/dev/null
 run_wrk warmup-auth "http://127.0.0.1:$AUTH_PORT/" "$TOKENS" "$USER_ID" 3 "$NPID" >/dev/null
 
-plain=() auth=() ratios=()
+plain=() auth=() null=() ratios=() null_ratios=()
 for r in $(seq "$ROUNDS"); do
     wait_quiet "plain round $r"
     p=$(run_wrk "plain-$r" "http://127.0.0.1:$PLAIN_PORT/" "$TOKENS" "" "$DURATION" "$NPID")
     log "  $p"
+    wait_quiet "null-auth round $r"
+    z=$(run_wrk "null-$r" "http://127.0.0.1:$NULL_PORT/" "$TOKENS" "" "$DURATION" "$NPID")
+    log "  $z"
+    null+=("$(kv "$z" rps)")
+    null_ratios+=("$(awk -v a="$(kv "$z" rps)" -v p="$(kv "$p" rps)" 'BEGIN { printf "%.3f", a / p }')")
     wait_quiet "auth round $r"
     a=$(run_wrk "auth-$r" "http://127.0.0.1:$AUTH_PORT/" "$TOKENS" "$USER_ID" "$DURATION" "$NPID")
     log "  $a"
@@ -155,5 +183,6 @@ summary="$(date -u +%Y-%m-%dT%H:%M:%SZ), commit $(git rev-parse --short HEAD 2>/
 | nginx → upstream, without forward-auth (median of $ROUNDS × ${DURATION} s, wrk -t1 -c$CONNS) | $(printf '%s\n' "${plain[@]}" | median) req/s |
 | nginx → tsuzuki /auth/request + upstream (same) | $(printf '%s\n' "${auth[@]}" | median) req/s |
 | ratio with / without (median of the rounds' ratios: ${ratios[*]}) | $ratio (target ≥ 0.7: $(awk -v r="$ratio" 'BEGIN { print (r >= 0.7 ? "met" : "**missed**") }')) |
+| (information) nginx → an auth server answering 200 at once + upstream | $(printf '%s\n' "${null[@]}" | median) req/s, ratio $(printf '%s\n' "${null_ratios[@]}" | median) (rounds: ${null_ratios[*]}) |
 | p99 with forward-auth (median of rounds) | $(col p99_us "${auth_lines[@]}" | awk '{ printf "%.2f ms", $1 / 1000 }') |"
 echo "$summary" | tee "$RESULTS/latest-proxy.md"
