@@ -163,12 +163,15 @@ impl Original {
 
 /// The policy for this request: the configured one for its host and path, made stricter by an
 /// `X-Tsuzuki-Require` the proxy or application sent.
-fn policy_of(state: &AppState, headers: &HeaderMap, original: &Original) -> Policy {
-    let configured = state
-        .config
-        .proxy
-        .access
-        .policy_for(original.host.as_deref(), original.path.as_deref());
+fn policy_of(state: &AppState, headers: &HeaderMap) -> Policy {
+    let access = &state.config.proxy.access;
+    // Without rules the URL cannot change the answer: the hot path skips reading it.
+    let configured = if access.rules.is_empty() {
+        access.default
+    } else {
+        let original = Original::of(headers);
+        access.policy_for(original.host.as_deref(), original.path.as_deref())
+    };
     match headers.get(REQUIRE).and_then(|v| v.to_str().ok()) {
         Some("recent-sign-in") => configured.max(Policy::RecentSignIn),
         Some("second-factor") => configured.max(Policy::SecondFactor),
@@ -190,8 +193,7 @@ async fn answer(
     headers: &HeaderMap,
     style: RedirectStyle,
 ) -> Result<Response, AppError> {
-    let original = Original::of(headers);
-    let policy = policy_of(state, headers, &original);
+    let policy = policy_of(state, headers);
     let relay = headers.get(RELAY_COOKIES).and_then(|v| v.to_str().ok()) == Some("1");
     let session = if relay {
         ctx.session(activity(headers)).await
@@ -243,6 +245,7 @@ async fn answer(
         (Verdict::SignInRequired, Some(r)) => r.code(),
         (v, _) => v.code().unwrap_or("not_signed_in"),
     };
+    let original = Original::of(headers);
     if !original.is_navigation(headers) {
         return Err(AppError::unauthorized(code));
     }
@@ -316,7 +319,7 @@ pub async fn fast_check<B>(
         .sessions
         .authenticate_cached(cookie, activity(headers), &ip)
         .await?;
-    let policy = policy_of(state, headers, &Original::of(headers));
+    let policy = policy_of(state, headers);
     let now = state.sessions.now();
     if decide(policy, Some(facts(&s)), state.config.reauth_window, now) != Verdict::Allow {
         return None;
