@@ -5,6 +5,7 @@
 use super::AppState;
 use super::context::{Ctx, RequestContext};
 use super::error::{AppError, ErrorBody};
+use super::openapi::{Empty, ServerErrors};
 use crate::operator::{self, Ended, OperatorError, TokenLine};
 use crate::passwords::HashError;
 use crate::remember::CurrentDevice;
@@ -77,7 +78,9 @@ fn operator_error(e: OperatorError) -> AppError {
     params(("user" = String, Path, description = "Email or id (`usr_…`)")),
     responses(
         (status = 200, description = "The account's sessions and remembered devices", body = Vec<TokenLine>),
+        (status = 401, description = "`operator_token_required`", body = ErrorBody),
         (status = "4XX", description = "`operator_token_required`, `invalid_email`, `not_found`", body = ErrorBody),
+        ServerErrors,
     ),
     security(("operator_token" = [])))]
 pub async fn tokens_of_user(
@@ -105,7 +108,9 @@ pub struct RevokeBody {
     request_body = RevokeBody,
     responses(
         (status = 200, description = "Ended; effective on the next request on every node within the revocation poll interval (SEC-41)", body = Ended),
+        (status = 401, description = "`operator_token_required`", body = ErrorBody),
         (status = "4XX", description = "`operator_token_required`, `invalid_request` (not exactly one of the three), `invalid_email`, `not_found`", body = ErrorBody),
+        ServerErrors,
     ),
     security(("operator_token" = [])))]
 pub async fn revoke(
@@ -236,7 +241,9 @@ async fn record(state: &AppState, ctx: &RequestContext, user_id: Option<&str>, a
     params(UserPageQuery),
     responses(
         (status = 200, description = "One page of accounts", body = UserPage),
+        (status = 401, description = "`operator_token_required`", body = ErrorBody),
         (status = "4XX", description = "`operator_token_required`, `invalid_limit`, `invalid_cursor`, `not_found` (no token configured)", body = ErrorBody),
+        ServerErrors,
     ),
     security(("operator_token" = [])))]
 pub async fn list_users(
@@ -273,8 +280,9 @@ pub struct NewUserBody {
     responses(
         (status = 201, description = "The account was created", body = UserView),
         (status = 409, description = "`user_exists`", body = ErrorBody),
+        (status = 401, description = "`operator_token_required`", body = ErrorBody),
         (status = "4XX", description = "`operator_token_required`, `invalid_email`, `password_too_short`, `new_password_too_long`, `invalid_request`", body = ErrorBody),
-        (status = 503, description = "`busy`, `service_unavailable`", body = ErrorBody),
+        ServerErrors,
     ),
     security(("operator_token" = [])))]
 pub async fn create_user(
@@ -315,7 +323,9 @@ pub async fn create_user(
     params(("user" = String, Path, description = "Email or id (`usr_…`)")),
     responses(
         (status = 200, description = "The account", body = UserView),
+        (status = 401, description = "`operator_token_required`", body = ErrorBody),
         (status = "4XX", description = "`operator_token_required`, `invalid_email`, `not_found`", body = ErrorBody),
+        ServerErrors,
     ),
     security(("operator_token" = [])))]
 pub async fn get_user(
@@ -338,9 +348,12 @@ pub struct UserChange {
 
 #[utoipa::path(post, path = "/api/admin/users/{user}/disable", tag = "admin",
     params(("user" = String, Path, description = "Email or id (`usr_…`)")),
+    request_body = Empty,
     responses(
         (status = 200, description = "Disabled; the `account_disabled` row of the revocation table was applied", body = UserChange),
+        (status = 401, description = "`operator_token_required`", body = ErrorBody),
         (status = "4XX", description = "`operator_token_required`, `invalid_email`, `not_found`", body = ErrorBody),
+        ServerErrors,
     ),
     security(("operator_token" = [])))]
 pub async fn disable_user(
@@ -354,9 +367,12 @@ pub async fn disable_user(
 
 #[utoipa::path(post, path = "/api/admin/users/{user}/enable", tag = "admin",
     params(("user" = String, Path, description = "Email or id (`usr_…`)")),
+    request_body = Empty,
     responses(
         (status = 200, description = "Enabled; it can sign in again (nothing is restored)", body = UserChange),
+        (status = 401, description = "`operator_token_required`", body = ErrorBody),
         (status = "4XX", description = "`operator_token_required`, `invalid_email`, `not_found`", body = ErrorBody),
+        ServerErrors,
     ),
     security(("operator_token" = [])))]
 pub async fn enable_user(
@@ -436,9 +452,12 @@ pub struct FactorReset {
 
 #[utoipa::path(post, path = "/api/admin/users/{user}/reset-factors", tag = "admin",
     params(("user" = String, Path, description = "Email or id (`usr_…`)")),
+    request_body = Empty,
     responses(
         (status = 200, description = "Every factor and recovery code removed; the `second_factor_changed` row of the revocation table applied (like `tsuzuki user reset-factors`)", body = FactorReset),
+        (status = 401, description = "`operator_token_required`", body = ErrorBody),
         (status = "4XX", description = "`operator_token_required`, `invalid_email`, `not_found`", body = ErrorBody),
+        ServerErrors,
     ),
     security(("operator_token" = [])))]
 pub async fn reset_factors(
@@ -490,7 +509,9 @@ pub async fn reset_factors(
     params(("user" = String, Path, description = "Email or id (`usr_…`)")),
     responses(
         (status = 200, description = "The account's sessions and remembered devices", body = Vec<TokenLine>),
+        (status = 401, description = "`operator_token_required`", body = ErrorBody),
         (status = "4XX", description = "`operator_token_required`, `invalid_email`, `not_found`", body = ErrorBody),
+        ServerErrors,
     ),
     security(("operator_token" = [])))]
 pub async fn sessions_of_user(
@@ -509,9 +530,12 @@ pub async fn sessions_of_user(
 
 #[utoipa::path(post, path = "/api/admin/users/{user}/revoke", tag = "admin",
     params(("user" = String, Path, description = "Email or id (`usr_…`)")),
+    request_body = Empty,
     responses(
         (status = 200, description = "Every session, remembered and trusted device of the account ended; effective on the next request (SEC-41)", body = Ended),
+        (status = 401, description = "`operator_token_required`", body = ErrorBody),
         (status = "4XX", description = "`operator_token_required`, `invalid_email`, `not_found`", body = ErrorBody),
+        ServerErrors,
     ),
     security(("operator_token" = [])))]
 pub async fn revoke_user(
@@ -533,9 +557,12 @@ pub async fn revoke_user(
 
 #[utoipa::path(post, path = "/api/admin/sessions/{handle}/revoke", tag = "admin",
     params(("handle" = String, Path, description = "`ses_…` (a session) or `rem_…` (a remembered device)")),
+    request_body = Empty,
     responses(
         (status = 200, description = "Ended; effective on the next request (SEC-41)", body = Ended),
+        (status = 401, description = "`operator_token_required`", body = ErrorBody),
         (status = "4XX", description = "`operator_token_required`, `not_found`", body = ErrorBody),
+        ServerErrors,
     ),
     security(("operator_token" = [])))]
 pub async fn revoke_session(
@@ -626,7 +653,9 @@ pub struct EventPageQuery {
     params(EventPageQuery),
     responses(
         (status = 200, description = "One page of audit events, newest first", body = EventPage),
+        (status = 401, description = "`operator_token_required`", body = ErrorBody),
         (status = "4XX", description = "`operator_token_required`, `invalid_limit`, `invalid_cursor`, `invalid_email`, `not_found` (no such account)", body = ErrorBody),
+        ServerErrors,
     ),
     security(("operator_token" = [])))]
 pub async fn events(
