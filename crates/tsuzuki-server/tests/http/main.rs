@@ -10,6 +10,7 @@ mod harness;
 mod history;
 mod input;
 mod messaging;
+mod openapi;
 mod outage;
 mod pages;
 mod recovery;
