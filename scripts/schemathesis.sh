@@ -87,10 +87,20 @@ cookie="$(curl -fsS -o /dev/null -D - -H 'content-type: application/json' \
   | tr -d '\r' | sed -n 's/^[Ss]et-[Cc]ookie: \(tsuzuki_session=[^;]*\).*/\1/p')"
 [ -n "$cookie" ] || { echo "scripts/schemathesis.sh: FAILED: no session cookie from /api/sign-in" >&2; exit 1; }
 
+# Half of the generated `{user}` path values name the real account, so that the operator run
+# reaches disable, enable, reset-factors and revoke themselves, not only their 404.
+cat >"$work/schemathesis.toml" <<EOF
+[dictionaries.accounts]
+values = ["$EMAIL"]
+
+[parameters]
+"path.user" = { dictionary = "accounts", probability = 0.5 }
+EOF
+
 checks=not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance
 st() {
   # --mode all: valid and invalid requests alike; an invalid one must get a documented 4xx.
-  timeout 100 "$VENV/bin/st" run "$base/api/openapi.json" --url "$base" --checks "$checks" \
+  timeout 100 "$VENV/bin/st" --config-file "$work/schemathesis.toml" run "$base/api/openapi.json" --url "$base" --checks "$checks" \
     --mode all --phases examples,coverage,fuzzing --max-examples "$EXAMPLES" --seed 6 \
     --workers 2 --request-timeout 10 --no-color "$@"
 }

@@ -193,6 +193,7 @@ async fn everywhere(
 }
 
 #[derive(Deserialize, ToSchema)]
+#[schema(as = ChangePasswordBody)]
 pub struct PasswordBody {
     current_password: String,
     new_password: String,

@@ -98,6 +98,7 @@ pub struct RevokeBody {
     /// A session (`ses_…`) or remembered device (`rem_…`).
     handle: Option<String>,
     /// An account's email.
+    #[schema(format = Email)]
     user: Option<String>,
     /// Every session and remembered device of every account.
     #[serde(default)]
@@ -269,6 +270,7 @@ pub async fn list_users(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewUserBody {
+    #[schema(format = Email)]
     email: String,
     /// Checked against `password.min_length` / `max_length` and hashed with argon2id, as
     /// `tsuzuki user add` does.

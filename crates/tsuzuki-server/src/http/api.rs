@@ -101,6 +101,7 @@ pub async fn require_json_for_api_writes(request: Request, next: Next) -> Respon
 
 #[derive(Deserialize, ToSchema)]
 pub struct SignInBody {
+    #[schema(format = Email)]
     email: String,
     password: String,
     /// "Keep me signed in" (R1); off unless asked for.

@@ -260,6 +260,65 @@ mod tests {
         );
     }
 
+    /// utoipa names a schema after its type, and a second type of the same name silently
+    /// replaces the first in the document: every schema type needs its own name.
+    #[test]
+    fn schema_names_are_unique() {
+        let src = concat!(env!("CARGO_MANIFEST_DIR"), "/src");
+        let mut names = std::collections::BTreeMap::<String, Vec<String>>::new();
+        let mut files = vec![std::path::PathBuf::from(src)];
+        while let Some(path) = files.pop() {
+            if path.is_dir() {
+                files.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap();
+            for (at, _) in text.match_indices("ToSchema") {
+                // The derive's item: the next `pub struct`/`pub enum`, unless `as = …` renames it.
+                let rest = &text[at..];
+                let Some(item) = rest.find("pub struct ").or_else(|| rest.find("pub enum ")) else {
+                    continue;
+                };
+                let head = &rest[..item];
+                if head.contains("#[derive") {
+                    continue; // that was a `use` or another derive's ToSchema
+                }
+                let name = match head.split("schema(as = ").nth(1) {
+                    Some(renamed) => renamed.split(')').next().unwrap().to_string(),
+                    None => rest[item..]
+                        .split_whitespace()
+                        .nth(2)
+                        .unwrap()
+                        .trim_end_matches(['{', '(', '<'])
+                        .to_string(),
+                };
+                names
+                    .entry(name)
+                    .or_default()
+                    .push(path.display().to_string());
+            }
+        }
+        assert!(names.len() > 30, "{names:?}");
+        let twice: Vec<_> = names.iter().filter(|(_, at)| at.len() > 1).collect();
+        assert!(twice.is_empty(), "schema names used twice: {twice:?}");
+        let doc = serde_json::to_value(document_for("tsuzuki_session")).unwrap();
+        let body = |path: &str| {
+            doc["paths"][path]["post"]["requestBody"]["content"]["application/json"]["schema"]
+                ["$ref"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        };
+        assert_eq!(
+            body("/api/password"),
+            "#/components/schemas/ChangePasswordBody"
+        );
+        assert_eq!(
+            body("/api/flows/{id}/password"),
+            "#/components/schemas/NewPasswordBody"
+        );
+    }
+
     #[test]
     fn the_document_is_openapi_3_1_with_every_error_code() {
         let doc = serde_json::to_value(document_for("__Host-tsuzuki_session")).unwrap();

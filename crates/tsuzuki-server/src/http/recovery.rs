@@ -150,6 +150,7 @@ pub async fn recover_submit(
 
 #[derive(Deserialize, ToSchema)]
 pub struct RecoverBody {
+    #[schema(format = Email)]
     email: String,
 }
 
@@ -233,6 +234,7 @@ pub async fn password_submit(
 }
 
 #[derive(Deserialize, ToSchema)]
+#[schema(as = NewPasswordBody)]
 pub struct PasswordBody {
     /// The new password.
     password: String,
@@ -458,6 +460,7 @@ pub async fn register_submit(
 
 #[derive(Deserialize, ToSchema)]
 pub struct RegisterBody {
+    #[schema(format = Email)]
     email: String,
     password: String,
 }
