@@ -86,9 +86,10 @@ fn operator_error(e: OperatorError) -> AppError {
 pub async fn tokens_of_user(
     op: Operator,
     state: State<AppState>,
+    ctx: Ctx,
     path: Path<String>,
 ) -> Result<Json<Vec<TokenLine>>, AppError> {
-    sessions_of_user(op, state, path).await
+    sessions_of_user(op, state, ctx, path).await
 }
 
 /// Exactly one of the three.
@@ -222,7 +223,9 @@ fn parse_user_cursor(cursor: &str) -> Result<String, AppError> {
         .ok_or_else(|| AppError::bad_request("invalid_cursor"))
 }
 
-/// Record what the operator did: every admin write leaves an `operator_action` row.
+/// Record what the operator did: every admin request that succeeds leaves an `operator_action`
+/// row — reads too, since what an operator looked at (emails, addresses, devices) is personal
+/// data an audit must be able to account for.
 async fn record(state: &AppState, ctx: &RequestContext, user_id: Option<&str>, action: &str) {
     state
         .account
@@ -250,6 +253,7 @@ async fn record(state: &AppState, ctx: &RequestContext, user_id: Option<&str>, a
 pub async fn list_users(
     _: Operator,
     State(state): State<AppState>,
+    Ctx(ctx): Ctx,
     Query(q): Query<UserPageQuery>,
 ) -> Result<Json<UserPage>, AppError> {
     let limit = page_limit(q.limit)?;
@@ -261,6 +265,7 @@ pub async fn list_users(
     let next_cursor = more
         .then(|| users.last().map(|u| user_cursor(&u.email)))
         .flatten();
+    record(&state, &ctx, None, "users.list").await;
     Ok(Json(UserPage {
         users: users.into_iter().map(UserView::from).collect(),
         next_cursor,
@@ -333,11 +338,13 @@ pub async fn create_user(
 pub async fn get_user(
     _: Operator,
     State(state): State<AppState>,
+    Ctx(ctx): Ctx,
     Path(user): Path<String>,
 ) -> Result<Json<UserView>, AppError> {
     let user = operator::find_user_by_key(&*state.store, &user)
         .await
         .map_err(operator_error)?;
+    record(&state, &ctx, Some(&user.id), "users.get").await;
     Ok(Json(user.into()))
 }
 
@@ -519,15 +526,17 @@ pub async fn reset_factors(
 pub async fn sessions_of_user(
     _: Operator,
     State(state): State<AppState>,
+    Ctx(ctx): Ctx,
     Path(key): Path<String>,
 ) -> Result<Json<Vec<TokenLine>>, AppError> {
     let user = operator::find_user_by_key(&*state.store, &key)
         .await
         .map_err(operator_error)?;
-    operator::list_of(&*state.store, &user)
+    let lines = operator::list_of(&*state.store, &user)
         .await
-        .map(Json)
-        .map_err(operator_error)
+        .map_err(operator_error)?;
+    record(&state, &ctx, Some(&user.id), "users.sessions").await;
+    Ok(Json(lines))
 }
 
 #[utoipa::path(post, path = "/api/admin/users/{user}/revoke", tag = "admin",
@@ -663,6 +672,7 @@ pub struct EventPageQuery {
 pub async fn events(
     _: Operator,
     State(state): State<AppState>,
+    Ctx(ctx): Ctx,
     Query(q): Query<EventPageQuery>,
 ) -> Result<Json<EventPage>, AppError> {
     let limit = page_limit(q.limit)?;
@@ -694,6 +704,8 @@ pub async fn events(
     let next_cursor = more
         .then(|| events.last().map(|e| e.id.to_string()))
         .flatten();
+    // After the query: a page never holds the row of its own reading.
+    record(&state, &ctx, filter.user_id.as_deref(), "events.list").await;
     Ok(Json(EventPage {
         events: events.into_iter().map(EventView::from).collect(),
         next_cursor,
