@@ -9,8 +9,9 @@ use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
 use std::collections::BTreeMap;
+use tsuzuki_core::password_policy::PasswordPolicy;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder, response::Response};
+use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder, Schema, response::Response};
 use utoipa::{IntoResponses, Modify, OpenApi, ToSchema};
 
 #[derive(OpenApi)]
@@ -152,10 +153,30 @@ impl Modify for SecuritySchemes {
     }
 }
 
+/// The fields that take a new password, by schema: their length limits are this server's
+/// `password.min_length` / `max_length`, so they are filled in per configuration.
+const NEW_PASSWORDS: [(&str, &str); 4] = [
+    ("NewUserBody", "password"),
+    ("RegisterBody", "password"),
+    ("ChangePasswordBody", "new_password"),
+    ("NewPasswordBody", "password"),
+];
+
 /// The document for a server with this configuration: the session cookie scheme names the
-/// cookie this server actually sets.
-pub fn document_for(cookie_name: &str) -> utoipa::openapi::OpenApi {
+/// cookie this server actually sets, and new passwords carry its length limits.
+pub fn document_for(cookie_name: &str, policy: &PasswordPolicy) -> utoipa::openapi::OpenApi {
     let mut doc = ApiDoc::openapi();
+    let schemas = &mut doc.components.get_or_insert_with(Default::default).schemas;
+    for (schema, field) in NEW_PASSWORDS {
+        let Some(RefOr::T(Schema::Object(object))) = schemas.get_mut(schema) else {
+            panic!("{schema} is not an object schema in the document");
+        };
+        let Some(RefOr::T(Schema::Object(property))) = object.properties.get_mut(field) else {
+            panic!("{schema}.{field} is not in the document");
+        };
+        property.min_length = Some(policy.min_length);
+        property.max_length = Some(policy.max_length);
+    }
     doc.components
         .get_or_insert_with(Default::default)
         .add_security_scheme(
@@ -172,13 +193,18 @@ pub fn document_for(cookie_name: &str) -> utoipa::openapi::OpenApi {
 #[utoipa::path(get, path = "/api/openapi.json", tag = "meta",
     responses((status = 200, description = "This document", content_type = "application/json")))]
 pub async fn document(State(state): State<AppState>) -> impl IntoResponse {
-    let doc = document_for(&state.cookies.session);
+    let doc = document_for(&state.cookies.session, &state.account.password_policy);
     ([(header::CACHE_CONTROL, "public, max-age=300")], Json(doc))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const POLICY: PasswordPolicy = PasswordPolicy {
+        min_length: 15,
+        max_length: 99,
+    };
 
     /// The `/api/…` routes of the router, with their methods, read from `router()` in mod.rs:
     /// axum cannot list a router's routes, and a second hand-kept list could drift as easily as
@@ -229,7 +255,7 @@ mod tests {
     }
 
     fn documented() -> Vec<(String, String)> {
-        let doc = serde_json::to_value(document_for("tsuzuki_session")).unwrap();
+        let doc = serde_json::to_value(document_for("tsuzuki_session", &POLICY)).unwrap();
         let mut out = Vec::new();
         for (path, item) in doc["paths"].as_object().unwrap() {
             for method in item.as_object().unwrap().keys() {
@@ -301,7 +327,7 @@ mod tests {
         assert!(names.len() > 30, "{names:?}");
         let twice: Vec<_> = names.iter().filter(|(_, at)| at.len() > 1).collect();
         assert!(twice.is_empty(), "schema names used twice: {twice:?}");
-        let doc = serde_json::to_value(document_for("tsuzuki_session")).unwrap();
+        let doc = serde_json::to_value(document_for("tsuzuki_session", &POLICY)).unwrap();
         let body = |path: &str| {
             doc["paths"][path]["post"]["requestBody"]["content"]["application/json"]["schema"]
                 ["$ref"]
@@ -321,7 +347,7 @@ mod tests {
 
     #[test]
     fn the_document_is_openapi_3_1_with_every_error_code() {
-        let doc = serde_json::to_value(document_for("__Host-tsuzuki_session")).unwrap();
+        let doc = serde_json::to_value(document_for("__Host-tsuzuki_session", &POLICY)).unwrap();
         assert!(
             doc["openapi"].as_str().unwrap().starts_with("3.1."),
             "{}",
