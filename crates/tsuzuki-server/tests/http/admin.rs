@@ -181,7 +181,7 @@ async fn ok_json(r: reqwest::Response) -> Value {
     r.json().await.unwrap()
 }
 
-/// The newest `operator_action` rows, as (detail, user_id).
+/// The newest `operator_action` rows, as (detail, user_id): admin actions are logged (SEC-71).
 async fn operator_actions(app: &TestApp) -> Vec<(String, Option<String>)> {
     let page =
         ok_json(admin_get(app, "/api/admin/events?kind=operator_action&limit=100").await).await;
@@ -305,13 +305,23 @@ async fn disabling_ends_everything_at_the_next_request(kind: Kind) {
     let a1 = app.signed_in("a@example.com").await;
     let a2 = app.signed_in("a@example.com").await;
     let b = app.signed_in("b@example.com").await;
+    // A remembered browser too: its cookie must not bring the account back.
+    let remembered = signed_in_browser(&app, "a@example.com", true).await;
+    let session = |client: &reqwest::Client| client.get(app.url("/api/session")).send();
+    assert_eq!(session(&remembered).await.unwrap().status(), StatusCode::OK);
     let change =
         ok_json(admin_post(&app, "/api/admin/users/a@example.com/disable", json!({})).await).await;
     assert_eq!(change["user"]["disabled"], true);
-    assert_eq!(change["ended"]["sessions"], 2);
-    // SEC-41 (P4): an operator's action takes effect on the very next request.
+    assert_eq!(change["ended"]["sessions"], 3);
+    assert_eq!(change["ended"]["remembered"], 1);
+    // SEC-41 (P4): an operator's action takes effect on the very next request, and
+    // remember-me fails.
     assert_eq!(app.check(&a1).await.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(app.check(&a2).await.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        session(&remembered).await.unwrap().status(),
+        StatusCode::UNAUTHORIZED
+    );
     assert_eq!(
         app.check(&b).await.status(),
         StatusCode::OK,
