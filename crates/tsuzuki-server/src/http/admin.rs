@@ -366,12 +366,12 @@ pub struct UserChange {
     ),
     security(("operator_token" = [])))]
 pub async fn disable_user(
-    op: Operator,
-    state: State<AppState>,
-    ctx: Ctx,
-    user: Path<String>,
+    _: Operator,
+    State(state): State<AppState>,
+    Ctx(ctx): Ctx,
+    Path(user): Path<String>,
 ) -> Result<Json<UserChange>, AppError> {
-    set_disabled(op, state, ctx, user, true).await
+    set_disabled(&state, &ctx, &user, true).await
 }
 
 #[utoipa::path(post, path = "/api/admin/users/{user}/enable", tag = "admin",
@@ -385,22 +385,21 @@ pub async fn disable_user(
     ),
     security(("operator_token" = [])))]
 pub async fn enable_user(
-    op: Operator,
-    state: State<AppState>,
-    ctx: Ctx,
-    user: Path<String>,
-) -> Result<Json<UserChange>, AppError> {
-    set_disabled(op, state, ctx, user, false).await
-}
-
-async fn set_disabled(
     _: Operator,
     State(state): State<AppState>,
     Ctx(ctx): Ctx,
-    Path(key): Path<String>,
+    Path(user): Path<String>,
+) -> Result<Json<UserChange>, AppError> {
+    set_disabled(&state, &ctx, &user, false).await
+}
+
+async fn set_disabled(
+    state: &AppState,
+    ctx: &RequestContext,
+    key: &str,
     disabled: bool,
 ) -> Result<Json<UserChange>, AppError> {
-    let user = operator::find_user_by_key(&*state.store, &key)
+    let user = operator::find_user_by_key(&*state.store, key)
         .await
         .map_err(operator_error)?;
     let now = state.sessions.now();
@@ -433,14 +432,14 @@ async fn set_disabled(
                 "admin api",
             )
             .await;
+        state.sessions.apply_revocation_feed().await?;
     }
-    state.sessions.apply_revocation_feed().await?;
     let action = if disabled {
         "user.disable"
     } else {
         "user.enable"
     };
-    record(&state, &ctx, Some(&user.id), action).await;
+    record(state, ctx, Some(&user.id), action).await;
     let user = state
         .store
         .user_by_id(&user.id)
