@@ -420,7 +420,11 @@ async fn connection(
         let sent = Instant::now();
         let mut request = Request::get(s.path.as_str()).header(HOST, s.host.clone());
         if let (Some(name), Some(value)) = (&s.remember_name, &remember) {
-            request = request.header(COOKIE, HeaderValue::from_str(&format!("{name}={value}"))?);
+            // As a relaying proxy does: tsuzuki restores at the check only when its cookies
+            // reach the client (docs/proxies.md), which this generator does for the next request.
+            request = request
+                .header(COOKIE, HeaderValue::from_str(&format!("{name}={value}"))?)
+                .header("x-tsuzuki-relay-cookies", "1");
         } else if !s.cookies.is_empty() {
             request = request.header(COOKIE, s.cookies[n as usize % s.cookies.len()].clone());
         }

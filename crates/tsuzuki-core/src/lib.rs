@@ -5,6 +5,7 @@
 //! which asks the operating system's CSPRNG. Adapters (storage, HTTP, CLI) call these rules and
 //! never re-implement them.
 
+pub mod access;
 pub mod alerts;
 pub mod clock;
 pub mod device;
@@ -16,6 +17,7 @@ pub mod otp;
 pub mod password_policy;
 pub mod recovery;
 pub mod remember;
+pub mod return_to;
 pub mod revocation;
 pub mod sealing;
 pub mod session;

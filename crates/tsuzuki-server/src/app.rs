@@ -233,6 +233,7 @@ impl Application {
                 &config.session_cookie_name,
                 &config.remember_cookie_name,
                 config.is_https(),
+                config.proxy.cookie_domain.as_deref(),
             )),
             remember,
             csrf: CsrfTokens::new(key.derive("csrf")),

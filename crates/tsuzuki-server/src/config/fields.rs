@@ -184,6 +184,44 @@ impl Fields {
         out
     }
 
+    /// A list of strings, as a TOML array or a comma-separated string (environment overrides).
+    pub(super) fn string_list(&mut self, key: &str) -> Vec<String> {
+        match self.take(key) {
+            None => Vec::new(),
+            Some(toml::Value::String(s)) => s
+                .split(',')
+                .map(|x| x.trim().to_string())
+                .filter(|x| !x.is_empty())
+                .collect(),
+            Some(toml::Value::Array(a)) if a.iter().all(|v| v.is_str()) => a
+                .into_iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect(),
+            Some(_) => {
+                self.issue(key, "must be a list of strings");
+                Vec::new()
+            }
+        }
+    }
+
+    /// An array of tables (`[[forward_auth.rules]]`); the caller reads and reports their keys.
+    pub(super) fn table_array(&mut self, key: &str) -> Vec<toml::Table> {
+        match self.take(key) {
+            None => Vec::new(),
+            Some(toml::Value::Array(a)) if a.iter().all(|v| v.is_table()) => a
+                .into_iter()
+                .filter_map(|v| match v {
+                    toml::Value::Table(t) => Some(t),
+                    _ => None,
+                })
+                .collect(),
+            Some(_) => {
+                self.issue(key, "must be an array of tables ([[...]] sections)");
+                Vec::new()
+            }
+        }
+    }
+
     /// A list of CIDR blocks, as a TOML array or a comma-separated string.
     pub(super) fn cidr_list(&mut self, key: &str) -> Vec<IpNet> {
         let items: Vec<String> = match self.take(key) {

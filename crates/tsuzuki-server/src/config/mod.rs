@@ -11,12 +11,14 @@
 mod fields;
 mod flows;
 mod messaging;
+mod proxy;
 mod render;
 
 use fields::Fields;
 pub use flows::FlowConfig;
 use ipnet::IpNet;
 pub use messaging::{MailConfig, MailTls, SmsConfig, SmsFormat, redact_webhook_url};
+pub use proxy::ProxyConfig;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -111,6 +113,8 @@ pub struct Config {
     pub flows: FlowConfig,
     /// Autosaved drafts: size, count and retention (S5).
     pub drafts: tsuzuki_core::drafts::DraftPolicy,
+    /// Forward-auth policies, allowed return hosts and the shared cookie domain (issue #6).
+    pub proxy: ProxyConfig,
     /// `tsuzuki serve --demo`: the demo inquiry page (`/demo/inquiry`) is served. Set by the
     /// binary, never by a configuration key; false otherwise.
     pub demo: bool,
@@ -371,6 +375,7 @@ fn resolve(f: &mut Fields) -> Config {
     let sms = messaging::sms(f);
     let flows = flows::flows(f);
     let drafts = drafts_policy(f, max_body_bytes);
+    let proxy = proxy::proxy(f, &public_url);
 
     Config {
         listen,
@@ -411,6 +416,7 @@ fn resolve(f: &mut Fields) -> Config {
         sms,
         flows,
         drafts,
+        proxy,
         demo: false,
     }
 }
@@ -528,8 +534,13 @@ fn validate_public_url(url: &str) -> Result<(), String> {
         // Plain http only where the browser treats it as secure anyway: the local machine.
         let host = r.split('/').next().unwrap_or("");
         let host = host.rsplit_once(':').map(|(h, _)| h).unwrap_or(host);
-        if !matches!(host, "localhost" | "127.0.0.1" | "[::1]") {
-            return Err("must be https:// (plain http is allowed only for localhost)".into());
+        if !matches!(host, "127.0.0.1" | "[::1]")
+            && !tsuzuki_core::return_to::is_loopback_host(host)
+        {
+            return Err(
+                "must be https:// (plain http is allowed only for localhost and *.localhost)"
+                    .into(),
+            );
         }
         r
     } else {

@@ -29,11 +29,12 @@ pub fn render_effective(c: &Config) -> String {
         c.database_max_connections,
     );
     out.push_str(&format!(
-        "\n[session]\nidle_timeout = {}\nabsolute_lifetime = {}\ntouch_interval = {}\ncookie_name = {:?}\ncleanup_interval = {}\nexpired_retention = {}\nreauth_window = {}\n",
+        "\n[session]\nidle_timeout = {}\nabsolute_lifetime = {}\ntouch_interval = {}\ncookie_name = {:?}\ncookie_domain = {:?}\ncleanup_interval = {}\nexpired_retention = {}\nreauth_window = {}\n",
         d(c.session.idle_timeout),
         d(c.session.absolute_lifetime),
         d(c.session.touch_interval),
         c.session_cookie_name,
+        c.proxy.cookie_domain.as_deref().unwrap_or(""),
         d(c.cleanup_interval),
         d(c.expired_retention),
         d(c.reauth_window),
@@ -52,6 +53,7 @@ pub fn render_effective(c: &Config) -> String {
     throttle(&mut out, "ip", &c.throttle_ip);
     throttle(&mut out, "second_factor", &c.throttle_second_factor);
     super::flows::render(&mut out, &c.flows);
+    super::proxy::render(&mut out, &c.proxy);
     out.push_str(&format!(
         "\n[drafts]\nmax_bytes = {}\nretention = {}\nmax_per_account = {}\n",
         c.drafts.max_bytes,

@@ -379,3 +379,98 @@ fn drafts_fit_in_the_body_limit() {
         "{issues:?}"
     );
 }
+
+/// Issue #6: forward-auth policies and the shared cookie domain are read, validated (every bad
+/// rule named by its index and key) and shown by `config check`.
+#[test]
+fn forward_auth_policies_and_cookie_domain() {
+    let toml = r#"
+public_url = "https://auth.example.com"
+[session]
+cookie_domain = ".Example.com"
+[forward_auth]
+default_policy = "second_factor"
+allowed_return_hosts = ["app.example.com", ".apps.example.com"]
+[[forward_auth.rules]]
+host = "app.example.com"
+path = "/public"
+policy = "public"
+[[forward_auth.rules]]
+path = "/admin"
+policy = "recent_sign_in"
+"#;
+    let c = load_from(Some(toml), env(&[])).unwrap();
+    assert_eq!(c.proxy.cookie_domain.as_deref(), Some("example.com"));
+    assert_eq!(c.proxy.access.rules.len(), 2);
+    use tsuzuki_core::access::Policy;
+    assert_eq!(c.proxy.access.default, Policy::SecondFactor);
+    assert_eq!(
+        c.proxy
+            .access
+            .policy_for(Some("app.example.com"), Some("/public/x")),
+        Policy::Public
+    );
+    assert!(
+        c.proxy
+            .returns
+            .validate("https://x.apps.example.com/")
+            .is_some()
+    );
+    assert!(c.proxy.returns.validate("https://evil.example/").is_none());
+    let shown = render_effective(&c);
+    for line in [
+        "cookie_domain = \"example.com\"",
+        "default_policy = \"second_factor\"",
+        "[[forward_auth.rules]]",
+        "policy = \"recent_sign_in\"",
+    ] {
+        assert!(shown.contains(line), "{line} missing from:\n{shown}");
+    }
+    // What `config check` prints loads back to the same configuration.
+    let again = load_from(Some(&shown), env(&[])).unwrap();
+    assert_eq!(again.proxy, c.proxy);
+
+    let bad = r#"
+public_url = "https://auth.example.com"
+[session]
+cookie_domain = "other.org"
+[forward_auth]
+default_policy = "open"
+allowed_return_hosts = ["evil.com/x"]
+[[forward_auth.rules]]
+path = "admin"
+policy = "recent_sign_in"
+[[forward_auth.rules]]
+path = "/x"
+policy = "nobody"
+colour = "red"
+[[forward_auth.rules]]
+host = "app.example.com"
+"#;
+    let issues = load_from(Some(bad), env(&[])).unwrap_err();
+    let keys: Vec<&str> = issues.iter().map(|i| i.key.as_str()).collect();
+    for k in [
+        "session.cookie_domain",
+        "forward_auth.default_policy",
+        "forward_auth.allowed_return_hosts",
+        "forward_auth.rules[0].path",
+        "forward_auth.rules[1].policy",
+        "forward_auth.rules[2].policy",
+    ] {
+        assert!(keys.contains(&k), "{k} missing from {keys:?}");
+    }
+}
+
+#[test]
+fn localhost_subdomains_may_use_plain_http() {
+    let ok = load_from(
+        Some("public_url = \"http://auth.tsuzuki.localhost:8470\"\n"),
+        env(&[]),
+    );
+    assert!(ok.is_ok());
+    let bad = load_from(
+        Some("public_url = \"http://localhost.example.com\"\n"),
+        env(&[]),
+    );
+    assert!(bad.is_err());
+}

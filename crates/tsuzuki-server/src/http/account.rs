@@ -383,7 +383,7 @@ impl Pending {
             Pending::RemoveFactor(id) => format!("factor:{id}"),
         }
     }
-    fn decode(s: &str) -> Option<Pending> {
+    fn decode(state: &AppState, s: &str) -> Option<Pending> {
         match s.split_once(':')? {
             ("revoke", h)
                 if ["ses_", "rem_", "trd_"].iter().any(|p| h.starts_with(p)) && h.len() < 64 =>
@@ -394,10 +394,7 @@ impl Pending {
             ("everywhere", "0") => Some(Pending::SignOutEverywhere {
                 keep_current: false,
             }),
-            ("return", path) => Some(Pending::Return(super::safe_return_path(
-                Some(path),
-                "/account",
-            ))),
+            ("return", path) => Some(Pending::Return(state.return_target(Some(path), "/account"))),
             ("factor", id) if id.starts_with("fac_") && id.len() < 64 => {
                 Some(Pending::RemoveFactor(id.to_string()))
             }
@@ -415,7 +412,7 @@ impl Pending {
         let action = String::from_utf8(BASE64URL_NOPAD.decode(action.as_bytes()).ok()?).ok()?;
         CsrfTokens::matches(&state.csrf.for_session_action(&s.id_hash, &action), mac)
             .then_some(())?;
-        Pending::decode(&action)
+        Pending::decode(state, &action)
     }
 }
 
@@ -586,19 +583,35 @@ pub(super) async fn perform(
 #[derive(Deserialize)]
 pub struct ReauthQuery {
     return_to: Option<String>,
+    /// `second-factor`: the application's route needs a second factor proven in this session
+    /// (forward-auth policy `second_factor`), not only a recent password.
+    require: Option<String>,
 }
 
 /// The password prompt a host application sends people to when one of its sensitive routes
-/// needs a recent sign-in (`X-Tsuzuki-Require: recent-sign-in` on the forward-auth check). After
-/// the password, back to `return_to` (a local path only).
+/// needs a recent sign-in (`X-Tsuzuki-Require: recent-sign-in` on the forward-auth check, or a
+/// `recent_sign_in` / `second_factor` forward-auth policy). After the password — and the second
+/// factor, when the account has one — back to `return_to` (a local path, or an absolute URL on an
+/// allowed host).
 pub async fn reauth_page(
     State(state): State<AppState>,
     PageSession(s): PageSession,
     headers: HeaderMap,
     Query(q): Query<ReauthQuery>,
 ) -> Result<Response, AppError> {
-    let path = super::safe_return_path(q.return_to.as_deref(), "/account");
-    if is_recent(&state, &s) {
+    let path = state.return_target(q.return_to.as_deref(), "/account");
+    if q.require.as_deref() == Some("second-factor") {
+        if s.methods
+            .iter()
+            .any(|m| tsuzuki_core::access::is_second_factor(*m))
+        {
+            return Ok(Redirect::to(&path).into_response());
+        }
+        // Without a factor to prove, the prompt would only lead back here: say what to do.
+        if !state.factors.has_any(&s.user_id).await? {
+            return Err(AppError::forbidden("second_factor_enrolment_required"));
+        }
+    } else if is_recent(&state, &s) {
         return Ok(Redirect::to(&path).into_response());
     }
     render_reauth(

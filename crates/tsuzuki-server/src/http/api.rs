@@ -272,7 +272,7 @@ pub async fn sign_in(
     Ctx(ctx): Ctx,
     Json(body): Json<SignInBody>,
 ) -> Result<Response, AppError> {
-    let return_to = super::safe_return_path(body.return_to.as_deref(), super::pages::HOME);
+    let return_to = state.return_target(body.return_to.as_deref(), super::pages::HOME);
     let outcome = password_sign_in(
         &state,
         &ctx,

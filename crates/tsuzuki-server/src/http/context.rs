@@ -126,6 +126,15 @@ impl RequestContext {
             .push(value);
     }
 
+    /// The cookies queued for the response so far (forward-auth relays copies of them).
+    pub fn queued_cookies(&self) -> Vec<HeaderValue> {
+        self.inner
+            .outgoing
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
     /// The request's session (resolved at the first call; `activity` of that call counts).
     pub async fn session(&self, activity: Activity) -> Result<ActiveSession, Rejection> {
         self.inner

@@ -3,6 +3,12 @@
 //! Secret-bearing cookies are HttpOnly, SameSite, Path=/ with no Domain, and — whenever the
 //! public URL is https — Secure with the `__Host-` prefix (SEC-17..19, R11). The session cookie
 //! has no Max-Age: it ends with the browser, and the server decides expiry anyway (SEC-13, SEC-20).
+//!
+//! One exception, only when the operator sets `session.cookie_domain` for applications on
+//! sibling subdomains behind forward-auth (issue #6): the session and remember-me cookies then
+//! carry `Domain=` so that every subdomain's proxy sees them, and the `__Secure-` prefix instead
+//! of `__Host-` (which forbids a Domain). The CSRF, browser and trusted-device cookies stay
+//! host-only on tsuzuki's own host: only its own pages need them.
 
 use axum::http::{HeaderMap, HeaderValue, header};
 
@@ -21,6 +27,8 @@ pub struct CookieSettings {
     /// "Trust this device" (S3): skips the second factor, never the password.
     pub trusted: String,
     secure: bool,
+    /// `Domain=` of the session and remember-me cookies (`session.cookie_domain`).
+    shared_domain: Option<String>,
 }
 
 /// The browser cookie lives a year: flows must survive a browser restart, and the login history
@@ -28,20 +36,62 @@ pub struct CookieSettings {
 pub const BROWSER_MAX_AGE: u64 = 365 * 86_400;
 
 impl CookieSettings {
-    pub fn new(base_name: &str, remember_name: &str, https: bool) -> Self {
+    pub fn new(
+        base_name: &str,
+        remember_name: &str,
+        https: bool,
+        shared_domain: Option<&str>,
+    ) -> Self {
         let prefix = if https { "__Host-" } else { "" };
+        let shared_prefix = match (https, shared_domain) {
+            (false, _) => "",
+            (true, None) => "__Host-",
+            (true, Some(_)) => "__Secure-",
+        };
         CookieSettings {
-            session: format!("{prefix}{base_name}"),
-            remember: format!("{prefix}{remember_name}"),
+            session: format!("{shared_prefix}{base_name}"),
+            remember: format!("{shared_prefix}{remember_name}"),
             csrf: format!("{prefix}tsuzuki_csrf"),
             browser: format!("{prefix}tsuzuki_browser"),
             trusted: format!("{prefix}tsuzuki_trusted"),
             secure: https,
+            shared_domain: shared_domain.map(str::to_string),
         }
     }
 
     fn build(&self, name: &str, value: &str, same_site: &str, max_age: Option<u64>) -> HeaderValue {
+        self.build_in(None, name, value, same_site, max_age)
+    }
+
+    /// A cookie every configured subdomain sees (the session and remember-me cookies).
+    fn build_shared(
+        &self,
+        name: &str,
+        value: &str,
+        same_site: &str,
+        max_age: Option<u64>,
+    ) -> HeaderValue {
+        self.build_in(
+            self.shared_domain.as_deref(),
+            name,
+            value,
+            same_site,
+            max_age,
+        )
+    }
+
+    fn build_in(
+        &self,
+        domain: Option<&str>,
+        name: &str,
+        value: &str,
+        same_site: &str,
+        max_age: Option<u64>,
+    ) -> HeaderValue {
         let mut s = format!("{name}={value}; Path=/; HttpOnly; SameSite={same_site}");
+        if let Some(d) = domain {
+            s.push_str(&format!("; Domain={d}"));
+        }
         if let Some(age) = max_age {
             s.push_str(&format!("; Max-Age={age}"));
         }
@@ -52,22 +102,22 @@ impl CookieSettings {
     }
 
     pub fn set_session(&self, token_text: &str) -> HeaderValue {
-        self.build(&self.session, token_text, "Lax", None)
+        self.build_shared(&self.session, token_text, "Lax", None)
     }
 
     pub fn clear_session(&self) -> HeaderValue {
-        self.build(&self.session, "", "Lax", Some(0))
+        self.build_shared(&self.session, "", "Lax", Some(0))
     }
 
     /// The remember-me cookie: persistent, with a Max-Age equal to the family's remaining
     /// server-side lifetime (R10, SEC-20). Lax, like the session cookie: it must reach tsuzuki on
     /// a top-level navigation from another site (a link in a mail, a bookmark).
     pub fn set_remember(&self, value: &str, max_age: u64) -> HeaderValue {
-        self.build(&self.remember, value, "Lax", Some(max_age))
+        self.build_shared(&self.remember, value, "Lax", Some(max_age))
     }
 
     pub fn clear_remember(&self) -> HeaderValue {
-        self.build(&self.remember, "", "Lax", Some(0))
+        self.build_shared(&self.remember, "", "Lax", Some(0))
     }
 
     /// The anonymous CSRF cookie behind the sign-in form. Strict: it is only ever needed on the
@@ -124,7 +174,7 @@ mod tests {
 
     #[test]
     fn https_cookies_use_host_prefix_and_secure() {
-        let c = CookieSettings::new("tsuzuki_session", "tsuzuki_remember", true);
+        let c = CookieSettings::new("tsuzuki_session", "tsuzuki_remember", true, None);
         let v = c.set_session("abc").to_str().unwrap().to_string();
         assert_eq!(
             v,
@@ -140,7 +190,7 @@ mod tests {
 
     #[test]
     fn localhost_cookies_have_no_prefix() {
-        let c = CookieSettings::new("tsuzuki_session", "tsuzuki_remember", false);
+        let c = CookieSettings::new("tsuzuki_session", "tsuzuki_remember", false, None);
         assert!(
             c.set_session("x")
                 .to_str()
@@ -148,6 +198,38 @@ mod tests {
                 .starts_with("tsuzuki_session=x;")
         );
         assert!(!c.set_session("x").to_str().unwrap().contains("Secure"));
+    }
+
+    /// Issue #6: with a cookie domain, the session and remember-me cookies reach every
+    /// subdomain (`__Secure-`, Domain); the others stay `__Host-` on tsuzuki's own host (R11).
+    #[test]
+    fn shared_domain_cookies() {
+        let c = CookieSettings::new(
+            "tsuzuki_session",
+            "tsuzuki_remember",
+            true,
+            Some("example.com"),
+        );
+        let session = c.set_session("abc").to_str().unwrap().to_string();
+        assert_eq!(
+            session,
+            "__Secure-tsuzuki_session=abc; Path=/; HttpOnly; SameSite=Lax; Domain=example.com; Secure"
+        );
+        let remember = c.set_remember("r", 60).to_str().unwrap().to_string();
+        assert!(
+            remember.starts_with("__Secure-tsuzuki_remember=r;")
+                && remember.contains("Domain=example.com")
+        );
+        assert!(
+            c.clear_session()
+                .to_str()
+                .unwrap()
+                .contains("Domain=example.com")
+        );
+        for host_only in [c.set_csrf("x"), c.set_browser("x"), c.set_trusted("x", 5)] {
+            let v = host_only.to_str().unwrap();
+            assert!(v.starts_with("__Host-") && !v.contains("Domain"), "{v}");
+        }
     }
 
     #[test]

@@ -338,6 +338,8 @@ pub const CODES: &[&str] = &[
     "invalid_limit",
     "invalid_cursor",
     "user_exists",
+    "second_factor_required",
+    "second_factor_enrolment_required",
 ];
 
 /// The body of every JSON error. Serialised by [`json_body`] and described by the same type
@@ -478,6 +480,15 @@ mod tests {
         ];
         for end in [FlowEnd::Expired, FlowEnd::Completed, FlowEnd::Locked] {
             codes.push(end.code());
+        }
+        // Forward-auth's refusals by policy.
+        use tsuzuki_core::access::Verdict;
+        for verdict in [
+            Verdict::SignInRequired,
+            Verdict::SecondFactorRequired,
+            Verdict::StepUpRequired,
+        ] {
+            codes.extend(verdict.code());
         }
         for status in 400..600u16 {
             codes.push(code_for_status(StatusCode::from_u16(status).unwrap()));

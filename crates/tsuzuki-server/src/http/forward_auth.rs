@@ -1,16 +1,32 @@
-//! The session check for reverse proxies (forward-auth): 200 with identity headers, or 401.
+//! The session check for reverse proxies (forward-auth, issues #2 and #6).
 //!
-//! This is the hot path. It reads the cookie, hashes it, asks the session cache, and answers;
-//! it writes to the database at most once per session per touch interval. Proxies forward the
-//! original request's headers, so a background request stays background here too.
+//! A proxy asks on every request of a protected application, forwarding the browser's cookies
+//! and saying which URL was asked for. The answer:
+//! - 200 with identity headers when the route's policy (`[forward_auth]`, per host and path) is
+//!   met — or a plain 200 for a public route without a session;
+//! - for a browser navigation that is refused, a way to the sign-in (or re-authentication) page
+//!   that returns to the original URL afterwards: a 302 at `/auth/check` (Caddy, Traefik copy the
+//!   answer to the browser), or a 401 carrying `Location` at `/auth/request` (nginx's
+//!   `auth_request` only understands 2xx, 401 and 403, so its recipe turns that into the redirect);
+//! - 401 with the reason for anything else (API clients, background requests).
+//!
+//! A remember-me cookie is turned into a session here only when the proxy declares that it
+//! relays the cookies this answer sets (`X-Tsuzuki-Relay-Cookies: 1`): a rotated remember-me
+//! cookie that never reached the browser would make its next use look like theft (R5). Without
+//! it, a browser is sent to the sign-in page, which restores the session on tsuzuki's own host
+//! and comes straight back.
+//!
+//! This is the hot path. A clean cache hit whose policy is met is answered by [`fast_check`]
+//! before the router; it writes to the database at most once per session per touch interval.
 
 use super::context::Ctx;
 use super::error::AppError;
 use super::{AppState, activity};
+use crate::sessions::{ActiveSession, Rejection};
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use tsuzuki_core::session::recent_enough;
+use tsuzuki_core::access::{Policy, SessionFacts, Verdict, decide};
 
 pub const USER_ID: HeaderName = HeaderName::from_static("x-tsuzuki-user-id");
 pub const EMAIL: HeaderName = HeaderName::from_static("x-tsuzuki-email");
@@ -18,53 +34,283 @@ pub const AUTH_TIME: HeaderName = HeaderName::from_static("x-tsuzuki-auth-time")
 pub const METHODS: HeaderName = HeaderName::from_static("x-tsuzuki-methods");
 pub const REMEMBERED: HeaderName = HeaderName::from_static("x-tsuzuki-remembered");
 pub const SESSION: HeaderName = HeaderName::from_static("x-tsuzuki-session");
-/// Request header from the proxy: `recent-sign-in` marks the route as sensitive.
+/// Request header from the proxy or a host application: `recent-sign-in` or `second-factor`
+/// marks the route as needing more than its configured policy.
 pub const REQUIRE: HeaderName = HeaderName::from_static("x-tsuzuki-require");
+/// Request header: `1` = the caller passes the `Set-Cookie` headers of this answer on to the
+/// browser, so a remember-me cookie may be turned into a session here.
+pub const RELAY_COOKIES: HeaderName = HeaderName::from_static("x-tsuzuki-relay-cookies");
+/// The original request, as nginx's recipe reports it (`$scheme://$http_host$request_uri`).
+pub const ORIGINAL_URL: HeaderName = HeaderName::from_static("x-original-url");
+pub const ORIGINAL_METHOD: HeaderName = HeaderName::from_static("x-original-method");
+/// The original request, as Traefik and Caddy report it.
+pub const FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+pub const FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+pub const FORWARDED_URI: HeaderName = HeaderName::from_static("x-forwarded-uri");
+pub const FORWARDED_METHOD: HeaderName = HeaderName::from_static("x-forwarded-method");
 
+/// How a refused browser navigation is sent to the sign-in page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RedirectStyle {
+    /// `302 Found` with `Location` (Caddy, Traefik, host applications).
+    Found,
+    /// `401` with `Location` (nginx `auth_request`).
+    UnauthorizedWithLocation,
+}
+
+/// `GET /auth/check`: Caddy's `forward_auth`, Traefik's ForwardAuth, host applications.
 pub async fn check(
     State(state): State<AppState>,
     Ctx(ctx): Ctx,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
-    let s = ctx
-        .session(activity(&headers))
-        .await
-        .map_err(|r| state.rejection_error(r))?;
-    // A route the host application marks as sensitive (the proxy sends this header for it) needs
-    // a recent real sign-in (R12). The browser is then sent to /account/reauth?return_to=….
-    if headers.get(REQUIRE).and_then(|v| v.to_str().ok()) == Some("recent-sign-in") {
-        let now = state.sessions.now();
-        if !recent_enough(
-            &s.methods,
-            s.remembered,
-            s.auth_time,
-            state.config.reauth_window,
-            now,
-        ) {
-            return Err(AppError::unauthorized("step_up_required"));
-        }
-    }
-    identity_response(&s)
+    answer(&state, &ctx, &headers, RedirectStyle::Found).await
 }
 
-/// The fast path (issue #2 item 7): `GET /auth/check` with a session that is a clean cache hit is
-/// answered here, by the connection loop, without the router and its middleware — which cost
-/// more than the check itself (see docs/benchmarks.md). It answers only the common success;
-/// everything else — no cookie, a cache miss, an expired or revoked session, a remember-me
-/// restore, a route marked as needing a recent sign-in — returns `None` and takes the full path,
+/// `GET /auth/request`: nginx's `auth_request`.
+pub async fn request(
+    State(state): State<AppState>,
+    Ctx(ctx): Ctx,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    answer(
+        &state,
+        &ctx,
+        &headers,
+        RedirectStyle::UnauthorizedWithLocation,
+    )
+    .await
+}
+
+/// What the proxy reported of the request it is asking about.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Original {
+    /// The absolute URL, when the proxy said enough to build it.
+    url: Option<String>,
+    host: Option<String>,
+    /// Path and query.
+    path: Option<String>,
+    method: Option<String>,
+}
+
+impl Original {
+    fn of(headers: &HeaderMap) -> Original {
+        let text = |name: &HeaderName| {
+            headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+        };
+        let method = text(&ORIGINAL_METHOD)
+            .or_else(|| text(&FORWARDED_METHOD))
+            .map(str::to_ascii_uppercase);
+        // nginx's single header first: its recipe always sets it, so a client cannot steer the
+        // policy with X-Forwarded-* headers nginx passes through unchanged.
+        if let Some(raw) = text(&ORIGINAL_URL) {
+            if let Ok(url) = url::Url::parse(raw) {
+                let host = url.host_str().map(|h| match url.port() {
+                    Some(p) => format!("{h}:{p}"),
+                    None => h.to_string(),
+                });
+                let path = match url.query() {
+                    Some(q) => format!("{}?{q}", url.path()),
+                    None => url.path().to_string(),
+                };
+                return Original {
+                    url: Some(url.to_string()),
+                    host,
+                    path: Some(path),
+                    method,
+                };
+            }
+            return Original {
+                method,
+                ..Original::default()
+            };
+        }
+        let host = text(&FORWARDED_HOST).map(str::to_string);
+        let path = text(&FORWARDED_URI).map(str::to_string);
+        let url = match (&host, &path) {
+            (Some(h), Some(p)) if p.starts_with('/') => {
+                let scheme = match text(&FORWARDED_PROTO) {
+                    Some("http") => "http",
+                    _ => "https",
+                };
+                Some(format!("{scheme}://{h}{p}"))
+            }
+            _ => None,
+        };
+        Original {
+            url,
+            host,
+            path,
+            method,
+        }
+    }
+
+    /// A person's browser loading a page (not a script's request): only these are redirected.
+    fn is_navigation(&self, headers: &HeaderMap) -> bool {
+        let method_ok = matches!(self.method.as_deref(), None | Some("GET") | Some("HEAD"));
+        let header = |n: &str| headers.get(n).and_then(|v| v.to_str().ok());
+        let navigation = match header("sec-fetch-mode") {
+            Some(mode) => mode == "navigate",
+            None => header("accept").is_some_and(|a| a.contains("text/html")),
+        };
+        method_ok && navigation && super::activity(headers) == tsuzuki_core::session::Activity::User
+    }
+}
+
+/// The policy for this request: the configured one for its host and path, made stricter by an
+/// `X-Tsuzuki-Require` the proxy or application sent.
+fn policy_of(state: &AppState, headers: &HeaderMap) -> Policy {
+    let access = &state.config.proxy.access;
+    // Without rules the URL cannot change the answer: the hot path skips reading it.
+    let configured = if access.rules.is_empty() {
+        access.default
+    } else {
+        let original = Original::of(headers);
+        access.policy_for(original.host.as_deref(), original.path.as_deref())
+    };
+    match headers.get(REQUIRE).and_then(|v| v.to_str().ok()) {
+        Some("recent-sign-in") => configured.max(Policy::RecentSignIn),
+        Some("second-factor") => configured.max(Policy::SecondFactor),
+        _ => configured,
+    }
+}
+
+fn facts(s: &ActiveSession) -> SessionFacts<'_> {
+    SessionFacts {
+        methods: &s.methods,
+        remembered: s.remembered,
+        auth_time: s.auth_time,
+    }
+}
+
+async fn answer(
+    state: &AppState,
+    ctx: &super::context::RequestContext,
+    headers: &HeaderMap,
+    style: RedirectStyle,
+) -> Result<Response, AppError> {
+    let policy = policy_of(state, headers);
+    let relay = headers.get(RELAY_COOKIES).and_then(|v| v.to_str().ok()) == Some("1");
+    let session = if relay {
+        ctx.session(activity(headers)).await
+    } else {
+        match ctx.session_cookie() {
+            Some(cookie) => {
+                state
+                    .sessions
+                    .authenticate(cookie, activity(headers), &ctx.client().ip)
+                    .await
+            }
+            None => Err(Rejection::Missing),
+        }
+    };
+    let (session, rejection) = match session {
+        Ok(s) => (Some(s), None),
+        // A public route needs nothing from the store; anything else never fails open.
+        Err(Rejection::Unavailable) if policy == Policy::Public => (None, None),
+        Err(Rejection::Unavailable) => {
+            return Err(state.rejection_error(Rejection::Unavailable));
+        }
+        Err(r) => {
+            // SEC-21: a dead session cookie is cleared (harmless whether relayed or not).
+            if !relay && r != Rejection::Missing {
+                ctx.set_cookie(state.cookies.clear_session());
+            }
+            (None, Some(r))
+        }
+    };
+    let now = state.sessions.now();
+    let verdict = decide(
+        policy,
+        session.as_ref().map(facts),
+        state.config.reauth_window,
+        now,
+    );
+    if verdict == Verdict::Allow {
+        let mut response = match &session {
+            Some(s) => identity_response(s)?,
+            None => StatusCode::OK.into_response(),
+        };
+        if relay {
+            relay_copies(ctx, &mut response);
+        }
+        return Ok(response);
+    }
+    let code = match (verdict, rejection) {
+        // The precise reason a session ended (idle, absolute, revoked) is worth telling.
+        (Verdict::SignInRequired, Some(r)) => r.code(),
+        (v, _) => v.code().unwrap_or("not_signed_in"),
+    };
+    let original = Original::of(headers);
+    if !original.is_navigation(headers) {
+        return Err(AppError::unauthorized(code));
+    }
+    let target = sign_in_target(state, verdict, original.url.as_deref());
+    match style {
+        RedirectStyle::Found => {
+            let mut response = StatusCode::FOUND.into_response();
+            response.headers_mut().insert(header::LOCATION, target);
+            Ok(response)
+        }
+        RedirectStyle::UnauthorizedWithLocation => {
+            Err(AppError::unauthorized(code).with_header(header::LOCATION, target))
+        }
+    }
+}
+
+/// Where a refused browser goes: the sign-in page, or re-authentication for a signed-in person
+/// who must step up, with the original URL to come back to when it is an allowed one (SEC-16).
+fn sign_in_target(state: &AppState, verdict: Verdict, original: Option<&str>) -> HeaderValue {
+    let page = match verdict {
+        Verdict::StepUpRequired => "/account/reauth",
+        Verdict::SecondFactorRequired => "/account/reauth?require=second-factor",
+        _ => "/sign-in",
+    };
+    let back = original.and_then(|u| state.config.proxy.returns.validate(u));
+    let mut target = format!("{}{page}", state.config.public_url);
+    if let Some(back) = back {
+        target.push(if page.contains('?') { '&' } else { '?' });
+        target.push_str("return_to=");
+        target.push_str(&super::pages::urlencode(&back));
+    }
+    HeaderValue::from_str(&target).unwrap_or(HeaderValue::from_static("/sign-in"))
+}
+
+/// nginx (before 1.23) hands only the first `Set-Cookie` of an auth answer to its recipe, and a
+/// restore sets two (session and rotated remember-me cookie). Each cookie this answer sets is
+/// therefore also sent as `X-Tsuzuki-Set-Cookie-1`, `-2`, … which the recipe adds one by one.
+fn relay_copies(ctx: &super::context::RequestContext, response: &mut Response) {
+    const NAMES: [HeaderName; 3] = [
+        HeaderName::from_static("x-tsuzuki-set-cookie-1"),
+        HeaderName::from_static("x-tsuzuki-set-cookie-2"),
+        HeaderName::from_static("x-tsuzuki-set-cookie-3"),
+    ];
+    for (name, value) in NAMES.into_iter().zip(ctx.queued_cookies()) {
+        response.headers_mut().insert(name, value);
+    }
+}
+
+/// The fast path (issue #2 item 7): a forward-auth check with a session that is a clean cache hit
+/// and meets its route's policy is answered here, by the connection loop, without the router and
+/// its middleware — which cost more than the check itself (see docs/benchmarks.md). It answers
+/// only that common success; everything else — no cookie, a cache miss, an expired or revoked
+/// session, a remember-me restore, a policy not met — returns `None` and takes the full path,
 /// which records and renders it. The response carries the same headers as the full path's.
 pub async fn fast_check<B>(
     state: &AppState,
     request: &axum::http::Request<B>,
     peer: Option<std::net::IpAddr>,
 ) -> Option<Response> {
-    if request.method() != axum::http::Method::GET || request.uri().path() != "/auth/check" {
+    if request.method() != Method::GET
+        || !matches!(request.uri().path(), "/auth/check" | "/auth/request")
+    {
         return None;
     }
     let headers = request.headers();
-    if headers.contains_key(REQUIRE) {
-        return None;
-    }
     let cookie = super::cookies::read_cookie(headers, &state.cookies.session)?;
     let ip = super::client::client_ip(headers, peer, &state.config.trusted_proxies)
         .map(|ip| ip.to_string())
@@ -73,13 +319,18 @@ pub async fn fast_check<B>(
         .sessions
         .authenticate_cached(cookie, activity(headers), &ip)
         .await?;
+    let policy = policy_of(state, headers);
+    let now = state.sessions.now();
+    if decide(policy, Some(facts(&s)), state.config.reauth_window, now) != Verdict::Allow {
+        return None;
+    }
     let mut response = identity_response(&s).ok()?;
     super::finish_response(state, &mut response);
     Some(response)
 }
 
 /// 200 with the identity headers a proxy passes on to the application.
-fn identity_response(s: &crate::sessions::ActiveSession) -> Result<Response, AppError> {
+fn identity_response(s: &ActiveSession) -> Result<Response, AppError> {
     let mut response = StatusCode::OK.into_response();
     let h = response.headers_mut();
     let methods: Vec<&str> = s.methods.iter().map(|m| m.code()).collect();
@@ -114,4 +365,76 @@ fn percent_encode(s: &str) -> String {
             }
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.insert(
+                HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                HeaderValue::from_str(v).unwrap(),
+            );
+        }
+        h
+    }
+
+    #[test]
+    fn original_request_from_nginx_header() {
+        let o = Original::of(&headers(&[
+            ("x-original-url", "https://App.example.com:8443/inbox?id=3"),
+            ("x-original-method", "post"),
+            // Ignored when nginx's header is there: a client could have sent it.
+            ("x-forwarded-uri", "/public"),
+        ]));
+        assert_eq!(o.host.as_deref(), Some("app.example.com:8443"));
+        assert_eq!(o.path.as_deref(), Some("/inbox?id=3"));
+        assert_eq!(
+            o.url.as_deref(),
+            Some("https://app.example.com:8443/inbox?id=3")
+        );
+        assert_eq!(o.method.as_deref(), Some("POST"));
+    }
+
+    #[test]
+    fn original_request_from_forwarded_headers() {
+        let o = Original::of(&headers(&[
+            ("x-forwarded-proto", "http"),
+            ("x-forwarded-host", "app.localhost:9000"),
+            ("x-forwarded-uri", "/a?b=1"),
+            ("x-forwarded-method", "GET"),
+        ]));
+        assert_eq!(o.url.as_deref(), Some("http://app.localhost:9000/a?b=1"));
+        let unknown = Original::of(&headers(&[]));
+        assert_eq!(unknown, Original::default());
+        let no_scheme = Original::of(&headers(&[
+            ("x-forwarded-host", "app.example.com"),
+            ("x-forwarded-uri", "/x"),
+        ]));
+        assert_eq!(no_scheme.url.as_deref(), Some("https://app.example.com/x"));
+    }
+
+    #[test]
+    fn only_page_loads_are_navigations() {
+        let o = Original::default();
+        assert!(o.is_navigation(&headers(&[("sec-fetch-mode", "navigate")])));
+        assert!(o.is_navigation(&headers(&[("accept", "text/html,*/*")])));
+        assert!(!o.is_navigation(&headers(&[("accept", "application/json")])));
+        assert!(!o.is_navigation(&headers(&[
+            ("sec-fetch-mode", "cors"),
+            ("accept", "text/html")
+        ])));
+        assert!(!o.is_navigation(&headers(&[
+            ("accept", "text/html"),
+            ("x-tsuzuki-background", "1")
+        ])));
+        let post = Original {
+            method: Some("POST".into()),
+            ..Original::default()
+        };
+        assert!(!post.is_navigation(&headers(&[("accept", "text/html")])));
+    }
 }

@@ -93,6 +93,12 @@ pub struct Services {
 }
 
 impl AppState {
+    /// Where to send the browser after a sign-in or re-authentication: `candidate` when it is a
+    /// local path or an absolute URL on an allowed host (SEC-16, issue #6), else `fallback`.
+    pub fn return_target(&self, candidate: Option<&str>, fallback: &str) -> String {
+        self.config.proxy.returns.check(candidate, fallback)
+    }
+
     /// The error for a missing or dead session: 401 with the reason; 503 when the database is
     /// down (SEC-75). The request context has already queued any cookie deletion (SEC-21).
     pub fn rejection_error(&self, rejection: Rejection) -> AppError {
@@ -121,21 +127,13 @@ pub fn request_lang(headers: &HeaderMap) -> Lang {
     )
 }
 
-/// A return path after sign-in: only a local absolute path, never another host (no open
-/// redirect, SEC-16). Anything else becomes `fallback`.
+/// A local return path (the language switch): never another host (no open redirect, SEC-16).
+/// Anything else becomes `fallback`. Sign-in returns use [`AppState::return_target`].
 pub fn safe_return_path(candidate: Option<&str>, fallback: &str) -> String {
-    match candidate {
-        Some(p)
-            if p.starts_with('/')
-                && !p.starts_with("//")
-                && !p.starts_with("/\\")
-                && p.len() <= 2048
-                && !p.chars().any(|c| c.is_control() || c == '\\') =>
-        {
-            p.to_string()
-        }
-        _ => fallback.to_string(),
-    }
+    candidate
+        .and_then(tsuzuki_core::return_to::local_path)
+        .unwrap_or(fallback)
+        .to_string()
 }
 
 pub fn router(state: AppState) -> Router {
@@ -270,6 +268,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/session", get(api::session))
         .route("/api/session/extend", post(api::extend))
         .route("/auth/check", get(forward_auth::check))
+        .route("/auth/request", get(forward_auth::request))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))

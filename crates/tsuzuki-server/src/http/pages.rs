@@ -44,7 +44,7 @@ pub async fn sign_in_page(
     uri: Uri,
     Query(q): Query<SignInQuery>,
 ) -> Result<Response, AppError> {
-    let return_to = safe_return_path(q.return_to.as_deref(), HOME);
+    let return_to = state.return_target(q.return_to.as_deref(), HOME);
     if q.signed_out.is_none() && ctx.session(activity(&headers)).await.is_ok() {
         return Ok(Redirect::to(&return_to).into_response());
     }
@@ -146,7 +146,7 @@ pub async fn sign_in_submit(
     if !CsrfTokens::matches(&state.csrf.for_anonymous(cookie_value), &form.csrf) {
         return Err(AppError::forbidden("csrf_failed"));
     }
-    let return_to = safe_return_path(form.return_to.as_deref(), HOME);
+    let return_to = state.return_target(form.return_to.as_deref(), HOME);
     let remember = form.remember.is_some();
     let outcome = super::api::password_sign_in(
         &state,

@@ -432,16 +432,6 @@ async fn sign_out_everywhere_with_and_without_this_device(kind: Kind) {
     app.finish().await;
 }
 
-fn hidden(html: &str, name: &str) -> String {
-    html.split(&format!("name=\"{name}\" value=\""))
-        .nth(1)
-        .unwrap_or_else(|| panic!("no {name} in {html}"))
-        .split('"')
-        .next()
-        .unwrap()
-        .to_string()
-}
-
 async fn reauth_page_completes_the_interrupted_operation(kind: Kind) {
     // R12: on a remembered session, "sign out everywhere" shows a password prompt, and after the
     // password the operation completes without the person doing it again.
@@ -467,7 +457,7 @@ async fn reauth_page_completes_the_interrupted_operation(kind: Kind) {
         page.contains("this device") && page.contains("Safari 18 on iOS 18"),
         "{page}"
     );
-    let csrf = hidden(&page, "csrf");
+    let csrf = form_field(&page, "csrf");
     let r = app
         .post_form(
             "/account/sign-out-everywhere",
@@ -483,7 +473,7 @@ async fn reauth_page_completes_the_interrupted_operation(kind: Kind) {
         StatusCode::OK,
         "nothing done yet"
     );
-    let then = hidden(&prompt, "then");
+    let then = form_field(&prompt, "then");
     // A forged `then` is refused.
     let forged = format!(
         "{}.{}",
@@ -560,7 +550,7 @@ async fn password_page_changes_the_password(kind: Kind) {
         .text()
         .await
         .unwrap();
-    let csrf = hidden(&page, "csrf");
+    let csrf = form_field(&page, "csrf");
     let r = app
         .http
         .post(app.url("/account/password"))
@@ -637,7 +627,7 @@ async fn host_marked_sensitive_route_needs_a_recent_sign_in() {
         .text()
         .await
         .unwrap();
-    let (csrf, then) = (hidden(&page, "csrf"), hidden(&page, "then"));
+    let (csrf, then) = (form_field(&page, "csrf"), form_field(&page, "then"));
     let r = app
         .post_form(
             "/account/reauth",

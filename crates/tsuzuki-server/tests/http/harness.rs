@@ -39,8 +39,15 @@ pub struct TestApp {
 pub async fn spawn_app(kind: Kind, extra_toml: &str) -> Option<TestApp> {
     let db = TestDatabase::create(kind).await?;
     let dir = TempDir::new("app");
+    // Top-level keys of `extra_toml` (those before its first table) must precede the tables.
+    let split = extra_toml
+        .lines()
+        .position(|l| l.trim_start().starts_with('['))
+        .unwrap_or(extra_toml.lines().count());
+    let lines: Vec<&str> = extra_toml.lines().collect();
+    let (top, tables) = (lines[..split].join("\n"), lines[split..].join("\n"));
     let toml = format!(
-        "listen = \"127.0.0.1:0\"\ndata_dir = {:?}\n[database]\nurl = {:?}\n[cache]\nrevocation_poll_interval = \"20ms\"\n{extra_toml}",
+        "listen = \"127.0.0.1:0\"\ndata_dir = {:?}\n{top}\n[database]\nurl = {:?}\n[cache]\nrevocation_poll_interval = \"20ms\"\n{tables}",
         dir.0.display().to_string(),
         db.url,
     );
@@ -335,6 +342,20 @@ pub async fn error_code(r: Response) -> String {
 }
 
 /// The `csrf` field of a page's first form.
+/// A form field's value as the browser would send it (the template's HTML escapes decoded).
+pub fn form_field(html: &str, name: &str) -> String {
+    html.split(&format!("name=\"{name}\" value=\""))
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or_else(|| panic!("no {name} field in {html}"))
+        .replace("&#x2f;", "/")
+        .replace("&#x27;", "'")
+        .replace("&quot;", "\"")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
+}
+
 pub fn csrf_of(html: &str) -> String {
     html.split("name=\"csrf\" value=\"")
         .nth(1)

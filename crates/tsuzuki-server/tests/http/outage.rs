@@ -107,3 +107,29 @@ async fn database_outage_answers_503_and_recovers() {
     );
     app.finish().await;
 }
+
+/// Forward-auth (issue #6): a public route stays reachable while the database is down; a
+/// protected one answers 503 for a session the cache does not know, never 200.
+#[tokio::test]
+async fn public_routes_do_not_need_the_database() {
+    use crate::forward_auth::{POLICIES, browser_page, forwarded};
+    let Some(app) = spawn_app(Kind::Postgres, POLICIES).await else {
+        return;
+    };
+    let jar = format!("{}={}", app.cookie_name(), SecretToken::generate().encode());
+    set_database_reachable(&app.database_name().unwrap(), false).await;
+    let ask = |uri: &'static str| {
+        app.http
+            .get(app.url("/auth/check"))
+            .header("cookie", &jar)
+            .headers(browser_page(forwarded("app.apps.example.com", uri)))
+            .send()
+    };
+    assert_eq!(ask("/public/about").await.unwrap().status(), StatusCode::OK);
+    assert_eq!(
+        ask("/inbox").await.unwrap().status(),
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+    set_database_reachable(&app.database_name().unwrap(), true).await;
+    app.finish().await;
+}

@@ -5,7 +5,7 @@
 use crate::both_backends;
 use crate::flows::{code_in, start_flow, verify, with_email_factor};
 use crate::harness::{
-    PASSWORD, TestApp, browser, csrf_of, error_code, post_json, set_cookie_value,
+    PASSWORD, TestApp, browser, csrf_of, error_code, form_field, post_json, set_cookie_value,
     signed_in_browser, spawn_app, totp_now,
 };
 use crate::sms_sink::SmsSink;
@@ -26,7 +26,7 @@ both_backends!(
 );
 
 /// Enrol an authenticator; returns its secret and factor id.
-async fn enrol_totp(app: &TestApp, b: &Client) -> (TotpSecret, String) {
+pub async fn enrol_totp(app: &TestApp, b: &Client) -> (TotpSecret, String) {
     let r = post_json(app, b, "/api/factors/totp", json!({"name": "Phone"})).await;
     assert_eq!(r.status(), StatusCode::CREATED);
     let body: Value = r.json().await.unwrap();
@@ -133,15 +133,6 @@ async fn step_up_asks_for_the_second_factor(kind: Kind) {
     app.finish().await;
 }
 
-fn field(html: &str, name: &str) -> String {
-    html.split(&format!("name=\"{name}\" value=\""))
-        .nth(1)
-        .and_then(|rest| rest.split('"').next())
-        .unwrap_or_else(|| panic!("no {name} in {html}"))
-        .replace("&#x2f;", "/")
-        .replace("&amp;", "&")
-}
-
 async fn step_up_page_completes_what_the_person_was_doing(kind: Kind) {
     // Issue #4 item 5: the step-up runs through the flow pages and then completes the
     // operation with what the person had chosen ("sign out everywhere", keep this device).
@@ -176,7 +167,7 @@ async fn step_up_page_completes_what_the_person_was_doing(kind: Kind) {
         "asks for the password first"
     );
     let html = r.text().await.unwrap();
-    let then = field(&html, "then");
+    let then = form_field(&html, "then");
     let csrf = csrf_of(&html);
     let r = b
         .post(app.url("/account/reauth"))
