@@ -109,9 +109,10 @@ EOF
 checks=not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance
 st() {
   # --mode all: valid and invalid requests alike; an invalid one must get a documented 4xx.
-  timeout 80 "$VENV/bin/st" --config-file "$work/schemathesis.toml" run "$base/api/openapi.json" --url "$base" --checks "$checks" \
+  # From the scratch directory: schemathesis keeps a `.schemathesis/` cache where it runs.
+  (cd "$work" && timeout 80 "$VENV/bin/st" --config-file "$work/schemathesis.toml" run "$base/api/openapi.json" --url "$base" --checks "$checks" \
     --mode all --phases examples,coverage,fuzzing --max-examples "$EXAMPLES" --seed 6 \
-    --workers 2 --request-timeout 10 --no-color "$@"
+    --workers 2 --request-timeout 10 --no-color "$@")
 }
 
 status=0
