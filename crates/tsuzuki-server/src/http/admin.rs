@@ -1,6 +1,11 @@
 //! The admin API: operator actions over HTTP, authenticated by `Authorization: Bearer <token>`
 //! whose SHA-256 is `admin.token_sha256` in the configuration (only the hash is kept). When no
 //! token is configured, every admin route answers 404, as if it did not exist.
+//!
+//! Accounts (list in pages, get, create, disable, enable, reset factors), sessions and
+//! remembered devices (list, end one, end an account's, end everything) and audit events
+//! (filtered, newest first). Each goes through `operator` — the code the CLI uses — and each
+//! request that succeeds is itself recorded as an `operator_action` event (SEC-71).
 
 use super::AppState;
 use super::context::{Ctx, RequestContext};
