@@ -48,6 +48,8 @@ pub enum EventKind {
     NotMeReported,
     PasswordReset,
     Registered,
+    /// Something an operator did through the admin API (the detail says what).
+    OperatorAction,
 }
 
 impl EventKind {
@@ -88,6 +90,7 @@ impl EventKind {
             EventKind::NotMeReported => "not_me_reported",
             EventKind::PasswordReset => "password_reset",
             EventKind::Registered => "registered",
+            EventKind::OperatorAction => "operator_action",
         }
     }
 }

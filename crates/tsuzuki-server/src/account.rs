@@ -19,7 +19,7 @@ use tsuzuki_core::token::SecretToken;
 use tsuzuki_store::{Store, StoreError};
 
 /// One entry of the devices page: a live session, a remembered device or a trusted device.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct DeviceEntry {
     /// `ses_…` for a session, `rem_…` for a remembered device, `trd_…` for a trusted device;
     /// what revocation takes.

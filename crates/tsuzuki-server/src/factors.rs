@@ -38,9 +38,10 @@ impl From<StoreError> for FactorError {
 }
 
 /// A factor as the person sees it: no secret, no full phone number.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct FactorView {
     pub id: String,
+    /// `totp`, `email` or `sms`.
     pub method: &'static str,
     pub name: String,
     /// Where codes go, masked (`a•••@example.com`, `•••• 1234`).

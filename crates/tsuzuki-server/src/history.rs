@@ -31,7 +31,7 @@ pub const MAX_ENTRIES: i64 = 200;
 
 /// One attempt as the person sees it in their history (S10): when, how, what came of it, from
 /// where. Never a token, a browser hash or another account's entry.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct HistoryEntry {
     /// Unix seconds.
     pub at: i64,

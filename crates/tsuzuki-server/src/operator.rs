@@ -1,12 +1,17 @@
-//! What an operator can do to any account: list its devices, end one token, end everything of a
-//! user, end everything of everyone, run the cleanup (R7, R9). Used by the `tsuzuki token`
+//! What an operator can do to any account: create one, find it by email or id, disable or enable
+//! it, remove its second factors, list its devices, end one token, end everything of a user, end
+//! everything of everyone, run the cleanup (R7, R9). Used by the `tsuzuki token`
 //! commands (straight on the database) and the admin API (in the server, which then applies the
 //! revocation feed at once so its own cache agrees immediately).
 
 use tsuzuki_core::clock::Timestamp;
 use tsuzuki_core::device;
 use tsuzuki_core::email::Email;
-use tsuzuki_store::{Store, StoreError, User};
+use tsuzuki_core::password_policy::{PasswordError, PasswordPolicy};
+use tsuzuki_core::token::public_id;
+use tsuzuki_store::{NewUser, Store, StoreError, User};
+
+use crate::passwords::{HashError, PasswordHasher};
 
 #[derive(Debug, thiserror::Error)]
 pub enum OperatorError {
@@ -16,23 +21,34 @@ pub enum OperatorError {
     NoSuchHandle(String),
     #[error("{0} is not an email address")]
     BadEmail(String),
+    #[error("an account with the email {0} already exists")]
+    Exists(String),
+    #[error(transparent)]
+    Password(#[from] PasswordError),
+    #[error(transparent)]
+    Hash(#[from] HashError),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
 
 /// One line of `token list`.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct TokenLine {
+    /// `ses_…` or `rem_…`: what `POST /api/admin/sessions/{handle}/revoke` takes.
     pub handle: String,
+    #[schema(value_type = String, pattern = "^(session|remembered)$")]
     pub kind: &'static str,
+    /// Browser and system, such as "Firefox 132 on Linux".
     pub device: String,
     pub ip: String,
+    /// Unix seconds.
     pub last_used_at: i64,
+    /// Unix seconds.
     pub expires_at: i64,
 }
 
 /// What a revocation ended.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct Ended {
     pub sessions: u64,
     pub remembered: u64,
@@ -46,8 +62,64 @@ pub async fn find_user(store: &dyn Store, email: &str) -> Result<User, OperatorE
         .ok_or_else(|| OperatorError::NoSuchUser(email.to_string()))
 }
 
+/// An account by its id (`usr_…`) or its email: an email always has an `@`, an id never.
+pub async fn find_user_by_key(store: &dyn Store, key: &str) -> Result<User, OperatorError> {
+    if key.contains('@') {
+        return find_user(store, key).await;
+    }
+    store
+        .user_by_id(key)
+        .await?
+        .ok_or_else(|| OperatorError::NoSuchUser(key.to_string()))
+}
+
+/// Create an account with the policy and hasher that sign-up and `tsuzuki user add` use.
+pub async fn create_user(
+    store: &dyn Store,
+    hasher: &PasswordHasher,
+    policy: &PasswordPolicy,
+    email: &str,
+    password: String,
+    now: Timestamp,
+) -> Result<User, OperatorError> {
+    let parsed = Email::parse(email).map_err(|_| OperatorError::BadEmail(email.to_string()))?;
+    policy.check(&password)?;
+    let hash = hasher.hash(password).await?;
+    let user = NewUser {
+        id: public_id("usr"),
+        email: parsed.to_string(),
+        password_hash: hash,
+        now,
+    };
+    match store.create_user(&user).await {
+        Err(StoreError::Conflict) => Err(OperatorError::Exists(parsed.to_string())),
+        other => Ok(other?),
+    }
+}
+
+/// Remove every second factor and recovery code of an account (a person who lost their phone
+/// and their codes). Returns how many factors there were. The caller ends what they protected
+/// (sessions, remembered and trusted devices: R7, SEC-40).
+pub async fn remove_all_factors(
+    store: &dyn Store,
+    user_id: &str,
+    now: Timestamp,
+) -> Result<usize, OperatorError> {
+    let factors = store.factors_of_user(user_id).await?;
+    for f in &factors {
+        store.delete_factor(user_id, &f.id).await?;
+    }
+    store.replace_recovery_codes(user_id, &[], now).await?;
+    Ok(factors.len())
+}
+
 pub async fn list(store: &dyn Store, email: &str) -> Result<Vec<TokenLine>, OperatorError> {
     let user = find_user(store, email).await?;
+    list_of(store, &user).await
+}
+
+/// The sessions and remembered devices of an account.
+pub async fn list_of(store: &dyn Store, user: &User) -> Result<Vec<TokenLine>, OperatorError> {
     let mut out = Vec::new();
     for s in store.sessions_of_user(&user.id).await? {
         out.push(TokenLine {

@@ -73,6 +73,9 @@ pub trait Store:
     async fn user_by_email(&self, email: &Email) -> Result<Option<User>>;
     async fn user_by_id(&self, id: &str) -> Result<Option<User>>;
     async fn list_users(&self) -> Result<Vec<User>>;
+    /// At most `limit` accounts in email order, after `after_email` (exclusive): keyset pages for
+    /// the admin API, stable while accounts are added.
+    async fn users_page(&self, after_email: Option<&str>, limit: i64) -> Result<Vec<User>>;
     async fn set_password_hash(&self, user_id: &str, hash: &str, now: Timestamp) -> Result<()>;
     async fn set_disabled(&self, user_id: &str, disabled: bool, now: Timestamp) -> Result<()>;
 
@@ -154,4 +157,6 @@ pub trait Store:
     // Audit events.
     async fn record_event(&self, event: &EventRecord) -> Result<()>;
     async fn events_of_user(&self, user_id: &str, limit: i64) -> Result<Vec<EventRecord>>;
+    /// Audit events newest first, filtered (admin API).
+    async fn events_page(&self, filter: &EventFilter) -> Result<Vec<StoredEvent>>;
 }

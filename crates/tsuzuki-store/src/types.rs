@@ -73,6 +73,23 @@ pub struct EventRecord {
     pub detail: String,
 }
 
+/// An audit event with its row id, which orders events (newest first) and is the cursor of the
+/// admin API's event pages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredEvent {
+    pub id: i64,
+    pub event: EventRecord,
+}
+
+/// Which audit events a page holds: all filters optional, `before` exclusive (a row id).
+#[derive(Debug, Clone, Default)]
+pub struct EventFilter {
+    pub user_id: Option<String>,
+    pub kind: Option<String>,
+    pub before: Option<i64>,
+    pub limit: i64,
+}
+
 /// A remember-me token family: one device's "keep me signed in" (R3). No validator in the
 /// clear: its hash, the previous one's hash, and sealed grace-window values.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -12,7 +12,8 @@ use tsuzuki_core::token::public_id;
 use tsuzuki_server::audit::Audit;
 use tsuzuki_server::config::Config;
 use tsuzuki_server::http::AppState;
-use tsuzuki_store::{NewUser, Store, StoreError};
+use tsuzuki_server::operator;
+use tsuzuki_store::{NewUser, Store};
 
 #[derive(Subcommand)]
 pub enum UserCommand {
@@ -47,27 +48,16 @@ pub async fn run(command: UserCommand, config: &Config) -> Result<()> {
             email,
             password_stdin,
         } => {
-            let email = Email::parse(&email).context("invalid email")?;
             let password = read_password(password_stdin, config)?;
-            let hash = tsuzuki_server::app::hasher(config)?.hash(password).await?;
-            let user = NewUser {
-                id: public_id("usr"),
-                email: email.to_string(),
-                password_hash: hash,
-                now,
-            };
-            match store.create_user(&user).await {
-                Ok(u) => {
-                    Audit::new(store.clone())
-                        .record(EventKind::UserCreated, now, Some(&u.id), None, None, "cli")
-                        .await;
-                    println!("created {} ({})", u.email, u.id);
-                }
-                Err(StoreError::Conflict) => {
-                    bail!("an account with the email {email} already exists")
-                }
-                Err(e) => return Err(e.into()),
-            }
+            let hasher = tsuzuki_server::app::hasher(config)?;
+            // The same creation as the admin API's POST /api/admin/users.
+            let u =
+                operator::create_user(&*store, &hasher, &config.password, &email, password, now)
+                    .await?;
+            Audit::new(store.clone())
+                .record(EventKind::UserCreated, now, Some(&u.id), None, None, "cli")
+                .await;
+            println!("created {} ({})", u.email, u.id);
         }
         UserCommand::List => {
             let users = store.list_users().await?;
@@ -133,11 +123,7 @@ pub async fn run(command: UserCommand, config: &Config) -> Result<()> {
         }
         UserCommand::ResetFactors { email } => {
             let user = find(&*store, &email).await?;
-            let factors = store.factors_of_user(&user.id).await?;
-            for f in &factors {
-                store.delete_factor(&user.id, &f.id).await?;
-            }
-            store.replace_recovery_codes(&user.id, &[], now).await?;
+            let removed = operator::remove_all_factors(&*store, &user.id, now).await?;
             let trusted = store.revoke_user_trusted_devices(&user.id, None).await?;
             // A factor change ends what the old factors protected (R7, SEC-40).
             let ended = store.revoke_user_sessions(&user.id, None, now).await?;
@@ -155,8 +141,7 @@ pub async fn run(command: UserCommand, config: &Config) -> Result<()> {
             println!(
                 "removed {} factor(s), the recovery codes and {trusted} trusted device(s) of {}; \
                  {ended} session(s) and {remembered} remembered device(s) ended",
-                factors.len(),
-                user.email
+                removed, user.email
             );
         }
     }

@@ -8,7 +8,8 @@
 use super::api::SessionInfo;
 use super::context::{Ctx, RequestContext};
 use super::csrf::CsrfTokens;
-use super::error::{AppError, Rendered};
+use super::error::{AppError, ErrorBody, Rendered};
+use super::openapi::Errors;
 use super::pages::{PageSession, error_context, human_time, sign_in_error};
 use super::{AppState, request_lang};
 use crate::account::{AccountError, DeviceEntry};
@@ -22,6 +23,7 @@ use minijinja::context;
 use serde::{Deserialize, Serialize};
 use tsuzuki_core::flow::{FlowKind, Step};
 use tsuzuki_core::session::{Activity, AuthMethod, recent_enough};
+use utoipa::ToSchema;
 
 /// The error for an operation that needs a fresh sign-in (SEC-65).
 pub(super) fn step_up_required() -> AppError {
@@ -76,11 +78,18 @@ fn adopt(state: &AppState, ctx: &RequestContext, token: &tsuzuki_core::token::Se
 // ---------------------------------------------------------------------------------------------
 // JSON API
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct DevicesBody {
     pub devices: Vec<DeviceEntry>,
 }
 
+#[utoipa::path(get, path = "/api/devices", tag = "account",
+    responses(
+        (status = 200, description = "The account's sessions, remembered and trusted devices", body = DevicesBody),
+        (status = 401, description = "No live session: `not_signed_in`, `session_invalid`, `session_revoked`, `idle_timeout`, `absolute_timeout`", body = ErrorBody),
+        Errors,
+    ),
+    security(("session_cookie" = [])))]
 pub async fn api_devices(
     State(state): State<AppState>,
     Ctx(ctx): Ctx,
@@ -95,11 +104,21 @@ pub async fn api_devices(
     }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct HandleBody {
+    /// `ses_…`, `rem_…` or `trd_…`, from GET /api/devices.
     handle: String,
 }
 
+#[utoipa::path(post, path = "/api/devices/revoke", tag = "account",
+    request_body = HandleBody,
+    responses(
+        (status = 204, description = "Ended"),
+        (status = 401, description = "No live session (`not_signed_in`, `session_invalid`, `session_revoked`, `idle_timeout`, `absolute_timeout`), or the sign-in is not recent enough: `step_up_required` (POST /api/reauth)", body = ErrorBody),
+        (status = 404, description = "`not_found`: no such device of this account", body = ErrorBody),
+        Errors,
+    ),
+    security(("session_cookie" = [])))]
 pub async fn api_revoke_device(
     State(state): State<AppState>,
     Ctx(ctx): Ctx,
@@ -117,18 +136,27 @@ pub async fn api_revoke_device(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct EverywhereBody {
+    /// Keep this device signed in.
     #[serde(default)]
     keep_current: bool,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct EverywhereResult {
     sessions_ended: u64,
     devices_ended: u64,
 }
 
+#[utoipa::path(post, path = "/api/sign-out-everywhere", tag = "account",
+    request_body = EverywhereBody,
+    responses(
+        (status = 200, description = "What ended", body = EverywhereResult),
+        (status = 401, description = "No live session (`not_signed_in`, `session_invalid`, `session_revoked`, `idle_timeout`, `absolute_timeout`), or the sign-in is not recent enough: `step_up_required` (POST /api/reauth)", body = ErrorBody),
+        Errors,
+    ),
+    security(("session_cookie" = [])))]
 pub async fn api_sign_out_everywhere(
     State(state): State<AppState>,
     Ctx(ctx): Ctx,
@@ -164,12 +192,23 @@ async fn everywhere(
     Ok(counts)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
+#[schema(as = ChangePasswordBody)]
 pub struct PasswordBody {
     current_password: String,
     new_password: String,
 }
 
+#[utoipa::path(post, path = "/api/password", tag = "account",
+    request_body = PasswordBody,
+    responses(
+        (status = 200, description = "Changed: a fresh session (in Set-Cookie); other sessions and remembered devices ended", body = SessionInfo),
+        (status = 400, description = "`password_too_short`, `new_password_too_long`, `password_required`, `password_too_long`", body = ErrorBody),
+        (status = 401, description = "`invalid_credentials` (the current password is wrong), or no live session", body = ErrorBody),
+        (status = 429, description = "`throttled`", body = ErrorBody),
+        Errors,
+    ),
+    security(("session_cookie" = [])))]
 pub async fn api_change_password(
     State(state): State<AppState>,
     Ctx(ctx): Ctx,
@@ -199,11 +238,21 @@ async fn change_password(
     Ok(fresh)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct ReauthBody {
     password: String,
 }
 
+#[utoipa::path(post, path = "/api/reauth", tag = "account",
+    request_body = ReauthBody,
+    responses(
+        (status = 200, description = "A fresh sign-in for sensitive operations", body = SessionInfo),
+        (status = 202, description = "The account has a second factor: a `step_up` flow", body = super::flows::FlowView),
+        (status = 401, description = "`invalid_credentials`, or no live session", body = ErrorBody),
+        (status = 429, description = "`throttled`", body = ErrorBody),
+        Errors,
+    ),
+    security(("session_cookie" = [])))]
 pub async fn api_reauth(
     State(state): State<AppState>,
     Ctx(ctx): Ctx,

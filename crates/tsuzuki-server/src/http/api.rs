@@ -6,7 +6,8 @@
 
 use super::AppState;
 use super::context::{Ctx, RequestContext};
-use super::error::AppError;
+use super::error::{AppError, ErrorBody};
+use super::openapi::{Empty, Errors};
 use super::pages::sign_in_error;
 use crate::flows::Start;
 use crate::remember::CurrentDevice;
@@ -23,29 +24,37 @@ use tsuzuki_core::session::Activity;
 use tsuzuki_core::session::AuthMethod;
 use tsuzuki_core::token::SecretToken;
 use tsuzuki_store::{FlowRecord, User};
+use utoipa::ToSchema;
 
 /// What the session endpoint returns: who, since when, until when, how (SEC-12, SEC-70). Times
 /// are Unix seconds; `now` is the server's clock, so clients can correct their own.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct SessionInfo {
     pub user: UserInfo,
     pub session: SessionHandle,
+    /// When the person last proved who they are.
     pub authenticated_at: i64,
+    /// When the session ends without activity.
     pub idle_expires_at: i64,
+    /// When the session ends at the latest, whatever the activity.
     pub expires_at: i64,
+    /// How the person signed in: `pwd`, `totp`, `email`, `sms`, `recovery`, …
     pub methods: Vec<&'static str>,
+    /// Restored from a "keep me signed in" cookie.
     pub remembered: bool,
+    /// The server's clock.
     pub now: i64,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct UserInfo {
     pub id: String,
     pub email: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct SessionHandle {
+    /// `ses_…`: the session's public name (device lists, revocation).
     pub handle: String,
 }
 
@@ -90,8 +99,9 @@ pub async fn require_json_for_api_writes(request: Request, next: Next) -> Respon
     next.run(request).await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct SignInBody {
+    #[schema(format = Email)]
     email: String,
     password: String,
     /// "Keep me signed in" (R1); off unless asked for.
@@ -248,6 +258,15 @@ pub async fn end_this_device(
 
 /// Sign in. 200 with the session when the password is all the account needs; 202 with the flow
 /// when a second factor is due (continue with `/api/flows/{id}/…`).
+#[utoipa::path(post, path = "/api/sign-in", tag = "session",
+    request_body = SignInBody,
+    responses(
+        (status = 200, description = "Signed in: the session cookie is in Set-Cookie, never in the body", body = SessionInfo),
+        (status = 202, description = "A second factor is due: the sign-in flow (continue at /api/flows/{id})", body = super::flows::FlowView),
+        (status = 401, description = "`invalid_credentials`: unknown account, disabled account or wrong password alike", body = ErrorBody),
+        (status = 429, description = "`throttled` (with Retry-After)", body = ErrorBody),
+        Errors,
+    ))]
 pub async fn sign_in(
     State(state): State<AppState>,
     Ctx(ctx): Ctx,
@@ -277,6 +296,13 @@ pub async fn sign_in(
 
 /// Sign out: ends the session and this device's remembered sign-in on the server and clears the
 /// cookies. Idempotent (SEC-37).
+#[utoipa::path(post, path = "/api/sign-out", tag = "session",
+    request_body = Empty,
+    responses(
+        (status = 204, description = "Signed out (also when there was no session: idempotent)"),
+        Errors,
+    ),
+    security((), ("session_cookie" = [])))]
 pub async fn sign_out(State(state): State<AppState>, Ctx(ctx): Ctx) -> Result<Response, AppError> {
     match ctx.session(Activity::User).await {
         Ok(session) => end_this_device(&state, &ctx, Some(&session)).await?,
@@ -287,6 +313,13 @@ pub async fn sign_out(State(state): State<AppState>, Ctx(ctx): Ctx) -> Result<Re
 }
 
 /// The session as it stands. Never extends it: this is what polling code calls (SEC-11, SEC-12).
+#[utoipa::path(get, path = "/api/session", tag = "session",
+    responses(
+        (status = 200, description = "The session", body = SessionInfo),
+        (status = 401, description = "No live session: `not_signed_in`, `session_invalid`, `session_revoked`, `idle_timeout`, `absolute_timeout`", body = ErrorBody),
+        Errors,
+    ),
+    security(("session_cookie" = [])))]
 pub async fn session(
     State(state): State<AppState>,
     Ctx(ctx): Ctx,
@@ -300,6 +333,14 @@ pub async fn session(
 
 /// "Stay signed in": counts as the person's activity and slides the idle window, never the
 /// absolute limit (SEC-10, SEC-12).
+#[utoipa::path(post, path = "/api/session/extend", tag = "session",
+    request_body = Empty,
+    responses(
+        (status = 200, description = "The session with its idle window slid", body = SessionInfo),
+        (status = 401, description = "No live session: `not_signed_in`, `session_invalid`, `session_revoked`, `idle_timeout`, `absolute_timeout`", body = ErrorBody),
+        Errors,
+    ),
+    security(("session_cookie" = [])))]
 pub async fn extend(
     State(state): State<AppState>,
     Ctx(ctx): Ctx,

@@ -4,7 +4,8 @@
 //! says it is background work.
 
 use super::context::Ctx;
-use super::error::AppError;
+use super::error::{AppError, ErrorBody};
+use super::openapi::Errors;
 use super::{AppState, activity};
 use crate::drafts::DraftError;
 use axum::Json;
@@ -14,6 +15,7 @@ use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use tsuzuki_core::drafts::DraftRefusal;
 use tsuzuki_store::DraftRecord;
+use utoipa::ToSchema;
 
 fn draft_error(e: DraftError) -> AppError {
     match e {
@@ -31,7 +33,7 @@ fn draft_error(e: DraftError) -> AppError {
 }
 
 /// A draft without its content (listings).
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct DraftSummary {
     pub key: String,
     pub page: String,
@@ -63,44 +65,95 @@ async fn user_of(
         .map_err(|r| state.rejection_error(r))
 }
 
+#[derive(Serialize, ToSchema)]
+pub struct DraftList {
+    pub drafts: Vec<DraftSummary>,
+}
+
+/// A draft with its content.
+#[derive(Serialize, ToSchema)]
+pub struct DraftView {
+    pub key: String,
+    /// What was saved, as it was saved (any JSON).
+    #[schema(value_type = Value)]
+    pub content: serde_json::Value,
+    pub page: String,
+    pub updated_at: i64,
+    pub expires_at: i64,
+}
+
+const DRAFT_KEY: &str = "The form's key, e.g. `inquiry` or `/demo/inquiry` (may contain `/`)";
+
+#[utoipa::path(get, path = "/api/drafts", tag = "drafts",
+    responses(
+        (status = 200, description = "The account's drafts, without their content", body = DraftList),
+        (status = 401, description = "No live session: `not_signed_in`, `session_invalid`, `session_revoked`, `idle_timeout`, `absolute_timeout`", body = ErrorBody),
+        Errors,
+    ),
+    security(("session_cookie" = [])))]
 pub async fn list(
     State(state): State<AppState>,
     Ctx(ctx): Ctx,
     headers: HeaderMap,
-) -> Result<Json<serde_json::Value>, AppError> {
+) -> Result<Json<DraftList>, AppError> {
     let user = user_of(&state, &ctx, &headers).await?;
     let drafts = state.drafts.list(&user).await.map_err(draft_error)?;
-    let summaries: Vec<DraftSummary> = drafts.iter().map(DraftSummary::from).collect();
-    Ok(Json(serde_json::json!({ "drafts": summaries })))
+    Ok(Json(DraftList {
+        drafts: drafts.iter().map(DraftSummary::from).collect(),
+    }))
 }
 
+#[utoipa::path(get, path = "/api/drafts/{key}", tag = "drafts",
+    params(("key" = String, Path, description = DRAFT_KEY, pattern = "^[A-Za-z0-9._:/-]{1,128}$")),
+    responses(
+        (status = 200, description = "The draft", body = DraftView),
+        (status = 400, description = "`draft_key_invalid`", body = ErrorBody),
+        (status = 401, description = "No live session: `not_signed_in`, `session_invalid`, `session_revoked`, `idle_timeout`, `absolute_timeout`", body = ErrorBody),
+        (status = 404, description = "`draft_not_found`", body = ErrorBody),
+        Errors,
+    ),
+    security(("session_cookie" = [])))]
 pub async fn get(
     State(state): State<AppState>,
     Ctx(ctx): Ctx,
     headers: HeaderMap,
     Path(key): Path<String>,
-) -> Result<Json<serde_json::Value>, AppError> {
+) -> Result<Json<DraftView>, AppError> {
     let user = user_of(&state, &ctx, &headers).await?;
     let d = state.drafts.get(&user, &key).await.map_err(draft_error)?;
     let content: serde_json::Value = serde_json::from_str(&d.content)
         .map_err(|e| AppError::internal(format!("stored draft is not JSON: {e}")))?;
-    Ok(Json(serde_json::json!({
-        "key": d.form_key,
-        "content": content,
-        "page": d.page,
-        "updated_at": d.updated_at.0,
-        "expires_at": d.expires_at.0,
-    })))
+    Ok(Json(DraftView {
+        key: d.form_key,
+        content,
+        page: d.page,
+        updated_at: d.updated_at.0,
+        expires_at: d.expires_at.0,
+    }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct SaveBody {
     /// The form's fields, as the client serialises them (any JSON).
+    #[schema(value_type = Value)]
     content: serde_json::Value,
+    /// The page the form is on (a local path).
     #[serde(default)]
     page: String,
 }
 
+#[utoipa::path(put, path = "/api/drafts/{key}", tag = "drafts",
+    params(("key" = String, Path, description = DRAFT_KEY, pattern = "^[A-Za-z0-9._:/-]{1,128}$")),
+    request_body = SaveBody,
+    responses(
+        (status = 200, description = "Saved", body = DraftSummary),
+        (status = 400, description = "`draft_key_invalid`", body = ErrorBody),
+        (status = 401, description = "No live session: `not_signed_in`, `session_invalid`, `session_revoked`, `idle_timeout`, `absolute_timeout`", body = ErrorBody),
+        (status = 409, description = "`too_many_drafts`", body = ErrorBody),
+        (status = 413, description = "`draft_too_large`, `payload_too_large`", body = ErrorBody),
+        Errors,
+    ),
+    security(("session_cookie" = [])))]
 pub async fn save(
     State(state): State<AppState>,
     Ctx(ctx): Ctx,
@@ -118,6 +171,16 @@ pub async fn save(
     Ok(Json(DraftSummary::from(&d)))
 }
 
+#[utoipa::path(delete, path = "/api/drafts/{key}", tag = "drafts",
+    params(("key" = String, Path, description = DRAFT_KEY, pattern = "^[A-Za-z0-9._:/-]{1,128}$")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 400, description = "`draft_key_invalid`", body = ErrorBody),
+        (status = 401, description = "No live session: `not_signed_in`, `session_invalid`, `session_revoked`, `idle_timeout`, `absolute_timeout`", body = ErrorBody),
+        (status = 404, description = "`draft_not_found`", body = ErrorBody),
+        Errors,
+    ),
+    security(("session_cookie" = [])))]
 pub async fn delete(
     State(state): State<AppState>,
     Ctx(ctx): Ctx,

@@ -281,26 +281,130 @@ pub fn messages(lang: Lang, error: &AppError) -> (String, String) {
     (message, hint)
 }
 
+/// Every error code the server can answer with, in one place: the OpenAPI document lists them
+/// as the `code` enum, and the tests below check that every code the source uses is here and
+/// that each has a message and a hint in both catalogues.
+pub const CODES: &[&str] = &[
+    "invalid_credentials",
+    "throttled",
+    "invalid_email",
+    "password_required",
+    "password_too_long",
+    "not_signed_in",
+    "session_invalid",
+    "session_revoked",
+    "idle_timeout",
+    "absolute_timeout",
+    "csrf_failed",
+    "cookies_required",
+    "cross_origin",
+    "busy",
+    "service_unavailable",
+    "not_found",
+    "method_not_allowed",
+    "payload_too_large",
+    "unsupported_media_type",
+    "invalid_request",
+    "step_up_required",
+    "password_too_short",
+    "new_password_too_long",
+    "request_timeout",
+    "header_too_large",
+    "internal",
+    "flow_not_found",
+    "flow_expired",
+    "flow_completed",
+    "flow_locked",
+    "flow_conflict",
+    "code_invalid",
+    "code_expired",
+    "code_attempts_exceeded",
+    "code_not_sent",
+    "code_already_used",
+    "resend_cooldown",
+    "resend_daily_cap",
+    "method_unavailable",
+    "code_send_failed",
+    "too_many_attempts",
+    "factor_name_invalid",
+    "phone_invalid",
+    "draft_key_invalid",
+    "draft_too_large",
+    "too_many_drafts",
+    "draft_not_found",
+    "not_me_link_invalid",
+    "demo_incomplete",
+    "operator_token_required",
+    "invalid_limit",
+    "invalid_cursor",
+    "user_exists",
+    "second_factor_required",
+    "second_factor_enrolment_required",
+];
+
+/// The body of every JSON error. Serialised by [`json_body`] and described by the same type
+/// in the OpenAPI document, so the two cannot drift apart.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorDetail {
+    /// The stable machine code: what clients branch on.
+    #[schema(schema_with = code_schema)]
+    pub code: &'static str,
+    /// In the request's language (`Accept-Language` or the language cookie).
+    pub message: String,
+    /// What to do next, in the request's language.
+    pub hint: String,
+    pub messages: Localised,
+    pub hints: Localised,
+    /// Also in the server's log line for this error: what to quote to support.
+    pub reference_id: String,
+    /// Seconds to wait (also the `Retry-After` header), when waiting helps.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false, minimum = 1)]
+    pub retry_after: Option<u64>,
+}
+
+/// A text in both languages.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct Localised {
+    pub en: String,
+    pub ja: String,
+}
+
+fn code_schema() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(CODES.iter().copied()))
+        .build()
+}
+
 fn json_body(lang: Lang, error: &AppError, reference: &str) -> String {
     let (en, en_hint) = messages(Lang::En, error);
     let (ja, ja_hint) = messages(Lang::Ja, error);
     let (message, hint) = if lang == Lang::Ja {
-        (&ja, &ja_hint)
+        (ja.clone(), ja_hint.clone())
     } else {
-        (&en, &en_hint)
+        (en.clone(), en_hint.clone())
     };
-    let mut error_obj = serde_json::json!({
-        "code": error.code,
-        "message": message,
-        "hint": hint,
-        "messages": { "en": en, "ja": ja },
-        "hints": { "en": en_hint, "ja": ja_hint },
-        "reference_id": reference,
-    });
-    if let Some(secs) = error.retry_after {
-        error_obj["retry_after"] = secs.into();
-    }
-    serde_json::json!({ "error": error_obj }).to_string()
+    let body = ErrorBody {
+        error: ErrorDetail {
+            code: error.code,
+            message,
+            hint,
+            messages: Localised { en, ja },
+            hints: Localised {
+                en: en_hint,
+                ja: ja_hint,
+            },
+            reference_id: reference.to_string(),
+            retry_after: error.retry_after,
+        },
+    };
+    serde_json::to_string(&body).expect("plain strings and numbers serialise")
 }
 
 #[cfg(test)]
@@ -309,56 +413,7 @@ mod tests {
 
     #[test]
     fn every_code_has_messages_in_both_languages() {
-        for code in [
-            "invalid_credentials",
-            "throttled",
-            "invalid_email",
-            "password_required",
-            "password_too_long",
-            "not_signed_in",
-            "session_invalid",
-            "session_revoked",
-            "idle_timeout",
-            "absolute_timeout",
-            "csrf_failed",
-            "cookies_required",
-            "cross_origin",
-            "busy",
-            "service_unavailable",
-            "not_found",
-            "method_not_allowed",
-            "payload_too_large",
-            "unsupported_media_type",
-            "invalid_request",
-            "step_up_required",
-            "password_too_short",
-            "new_password_too_long",
-            "request_timeout",
-            "header_too_large",
-            "internal",
-            "flow_not_found",
-            "flow_expired",
-            "flow_completed",
-            "flow_locked",
-            "flow_conflict",
-            "code_invalid",
-            "code_expired",
-            "code_attempts_exceeded",
-            "code_not_sent",
-            "code_already_used",
-            "resend_cooldown",
-            "resend_daily_cap",
-            "method_unavailable",
-            "code_send_failed",
-            "too_many_attempts",
-            "factor_name_invalid",
-            "phone_invalid",
-            "draft_key_invalid",
-            "draft_too_large",
-            "too_many_drafts",
-            "draft_not_found",
-            "not_me_link_invalid",
-        ] {
+        for code in CODES {
             for lang in [Lang::En, Lang::Ja] {
                 assert!(lang.has(&format!("error-{code}")), "{code} {lang:?}");
                 assert!(
@@ -367,6 +422,119 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// Every string literal the source hands to `AppError` (or to the error variants whose
+    /// payload becomes an `AppError` code, or to `code_for_status`) is in [`CODES`].
+    #[test]
+    fn every_code_in_the_source_is_listed() {
+        let src = concat!(env!("CARGO_MANIFEST_DIR"), "/src");
+        let mut found = std::collections::BTreeSet::new();
+        let mut files = vec![std::path::PathBuf::from(src)];
+        while let Some(path) = files.pop() {
+            if path.is_dir() {
+                files.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
+                continue;
+            }
+            if path.extension().is_none_or(|e| e != "rs") {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap();
+            for literal in error_code_literals(&text) {
+                found.insert(literal);
+            }
+        }
+        // The scan must see the constructors at all (a scanner that finds nothing passes).
+        assert!(found.contains("flow_conflict") && found.contains("user_exists"));
+        assert!(found.contains("password_required") && found.contains("method_not_allowed"));
+        let missing: Vec<_> = found
+            .iter()
+            .filter(|c| !CODES.contains(&c.as_str()))
+            .collect();
+        assert!(
+            missing.is_empty(),
+            "codes used but not in CODES: {missing:?}"
+        );
+        let mut seen = std::collections::BTreeSet::new();
+        for code in CODES {
+            assert!(seen.insert(code), "{code} listed twice");
+        }
+    }
+
+    /// Codes that reach `AppError` through a function rather than a literal at the call.
+    #[test]
+    fn codes_from_functions_are_listed() {
+        use crate::flows::FlowError;
+        use crate::sessions::Rejection;
+        use tsuzuki_core::flow::FlowEnd;
+        use tsuzuki_core::session::ExpiryCause;
+        let mut codes = vec![
+            Rejection::Missing.code(),
+            Rejection::Invalid.code(),
+            Rejection::Revoked.code(),
+            Rejection::Expired(ExpiryCause::Idle).code(),
+            Rejection::Expired(ExpiryCause::Absolute).code(),
+            Rejection::Unavailable.code(),
+            FlowError::Cooldown { retry_after: 1 }.code(),
+            FlowError::DailyCap { retry_after: 1 }.code(),
+        ];
+        for end in [FlowEnd::Expired, FlowEnd::Completed, FlowEnd::Locked] {
+            codes.push(end.code());
+        }
+        // Forward-auth's refusals by policy.
+        use tsuzuki_core::access::Verdict;
+        for verdict in [
+            Verdict::SignInRequired,
+            Verdict::SecondFactorRequired,
+            Verdict::StepUpRequired,
+        ] {
+            codes.extend(verdict.code());
+        }
+        for status in 400..600u16 {
+            codes.push(code_for_status(StatusCode::from_u16(status).unwrap()));
+        }
+        for code in codes {
+            assert!(CODES.contains(&code), "{code}");
+        }
+    }
+
+    /// The `"code"` literals in calls of `AppError::new/bad_request/unauthorized/forbidden`, of
+    /// the `InvalidInput`/`PasswordInput` variants, and the arms of `code_for_status`.
+    fn error_code_literals(text: &str) -> Vec<String> {
+        const CALLS: [&str; 6] = [
+            "AppError::new(",
+            "AppError::bad_request(",
+            "AppError::unauthorized(",
+            "AppError::forbidden(",
+            "InvalidInput(",
+            "PasswordInput(",
+        ];
+        let mut out = Vec::new();
+        for call in CALLS {
+            for (at, _) in text.match_indices(call) {
+                // The first string literal of the call, before its closing parenthesis.
+                let rest = &text[at + call.len()..];
+                let end = rest.find(')').unwrap_or(rest.len());
+                let mut parts = rest[..end].split('"');
+                let before = parts.next().unwrap_or("").trim();
+                let status_first = before.starts_with("StatusCode::") && before.ends_with(',');
+                if let Some(literal) = parts.next()
+                    && (before.is_empty() || status_first)
+                    && !literal.is_empty()
+                    && literal.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
+                {
+                    out.push(literal.to_string());
+                }
+            }
+        }
+        if let Some(at) = text.find("fn code_for_status(") {
+            let body = &text[at..];
+            let body = &body[..body.find("\n}").unwrap_or(body.len())];
+            for arm in body.split("=> \"").skip(1) {
+                out.push(arm.split('"').next().unwrap_or("").to_string());
+            }
+        }
+        out
     }
 
     #[test]

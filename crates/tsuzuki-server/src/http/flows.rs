@@ -7,7 +7,8 @@
 use super::api::{SessionInfo, finish_sign_in};
 use super::context::{Ctx, RequestContext};
 use super::csrf::CsrfTokens;
-use super::error::{AppError, Rendered};
+use super::error::{AppError, ErrorBody, Rendered};
+use super::openapi::{Empty, Errors};
 use super::pages::{error_context, human_time, iso_time, urlencode};
 use super::{AppState, request_lang};
 use crate::flows::{FlowError, Proved};
@@ -23,6 +24,7 @@ use tsuzuki_core::flow::{FlowKind, Method, Step};
 use tsuzuki_core::otp;
 use tsuzuki_core::session::AuthMethod;
 use tsuzuki_store::FlowRecord;
+use utoipa::ToSchema;
 
 /// The page of a flow.
 pub fn flow_path(id: &str) -> String {
@@ -63,10 +65,13 @@ pub fn flow_error(e: FlowError) -> AppError {
 }
 
 /// A flow as the client sees it (JSON), and as the page shows it.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct FlowView {
+    /// The flow's id: part of its URL, and a secret of this browser's.
     pub id: String,
+    /// `sign_in`, `step_up`, `recovery`, `registration` or `enrolment`.
     pub kind: &'static str,
+    /// `password`, `second_factor`, `verify_email`, `new_password` or `done`.
     pub step: &'static str,
     /// Methods the person can switch to.
     pub methods: Vec<&'static str>,
@@ -88,7 +93,7 @@ pub struct FlowView {
     pub now: i64,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct CodeView {
     pub method: &'static str,
     pub expires_at: i64,
@@ -144,6 +149,35 @@ async fn open(state: &AppState, ctx: &RequestContext, id: &str) -> Result<FlowRe
 
 // ---- JSON API ----------------------------------------------------------------------------
 
+/// A flow that ended without a session: a recovery's new password, an enrolment.
+#[derive(Serialize, ToSchema)]
+pub struct FlowDone {
+    pub done: bool,
+    /// Where the client goes next (a local path).
+    pub return_to: String,
+    /// Only when an enrolment added the account's first factor: its recovery codes, shown this
+    /// once; otherwise null.
+    pub recovery_codes: Option<Vec<String>>,
+}
+
+/// What answering a flow's step gives: the session (sign-in, step-up, registration), the end of
+/// a flow that yields no session, or the flow at its next step.
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum StepOutcome {
+    Session(SessionInfo),
+    Done(FlowDone),
+    Flow(FlowView),
+}
+
+#[utoipa::path(get, path = "/api/flows/{id}", tag = "flows",
+    params(("id" = String, Path, description = "The flow id (from the 202 that started it)")),
+    responses(
+        (status = 200, description = "The flow", body = FlowView),
+        (status = 404, description = "`flow_not_found`: no such flow, or it belongs to another browser", body = ErrorBody),
+        (status = 410, description = "`flow_expired`, `flow_completed`, `flow_locked`", body = ErrorBody),
+        Errors,
+    ))]
 pub async fn api_get(
     State(state): State<AppState>,
     Ctx(ctx): Ctx,
@@ -153,7 +187,7 @@ pub async fn api_get(
     Ok(Json(FlowView::load(&state, &id, &flow).await))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct VerifyBody {
     code: String,
     /// "Trust this device" (S3).
@@ -161,39 +195,64 @@ pub struct VerifyBody {
     trust_device: bool,
 }
 
+#[utoipa::path(post, path = "/api/flows/{id}/verify", tag = "flows",
+    params(("id" = String, Path, description = "The flow id")),
+    request_body = VerifyBody,
+    responses(
+        (status = 200, description = "The step was answered", body = StepOutcome),
+        (status = 401, description = "`code_invalid`, `code_expired`, `code_already_used`, `code_attempts_exceeded`", body = ErrorBody),
+        (status = 404, description = "`flow_not_found`", body = ErrorBody),
+        (status = 409, description = "`flow_conflict`: another request moved the flow first", body = ErrorBody),
+        (status = 410, description = "`flow_expired`, `flow_completed`, `flow_locked`", body = ErrorBody),
+        (status = 429, description = "`throttled`", body = ErrorBody),
+        Errors,
+    ))]
 pub async fn api_verify(
     State(state): State<AppState>,
     Ctx(ctx): Ctx,
     Path(id): Path<String>,
     Json(body): Json<VerifyBody>,
-) -> Result<Response, AppError> {
+) -> Result<Json<StepOutcome>, AppError> {
     let flow = open(&state, &ctx, &id).await.map_err(flow_error)?;
     let proved = verify(&state, &ctx, flow, &body.code).await?;
-    match complete(&state, &ctx, proved, body.trust_device).await? {
-        Completion::SignedIn(session) => {
-            Ok(Json(SessionInfo::new(&session, state.sessions.now().0)).into_response())
-        }
-        Completion::Done { return_to } => {
-            Ok(Json(serde_json::json!({ "done": true, "return_to": return_to })).into_response())
-        }
-        Completion::SteppedUp { session, .. } => {
-            Ok(Json(SessionInfo::new(&session, state.sessions.now().0)).into_response())
-        }
-        Completion::Enrolled {
-            return_to,
-            recovery_codes,
-        } => Ok(Json(serde_json::json!({
-            "done": true,
-            "return_to": return_to,
-            "recovery_codes": recovery_codes,
-        }))
-        .into_response()),
-        Completion::Continues(flow) => {
-            Ok(Json(FlowView::load(&state, &id, &flow).await).into_response())
-        }
-    }
+    let now = state.sessions.now().0;
+    Ok(Json(
+        match complete(&state, &ctx, proved, body.trust_device).await? {
+            Completion::SignedIn(session) | Completion::SteppedUp { session, .. } => {
+                StepOutcome::Session(SessionInfo::new(&session, now))
+            }
+            Completion::Done { return_to } => StepOutcome::Done(FlowDone {
+                done: true,
+                return_to,
+                recovery_codes: None,
+            }),
+            Completion::Enrolled {
+                return_to,
+                recovery_codes,
+            } => StepOutcome::Done(FlowDone {
+                done: true,
+                return_to,
+                recovery_codes,
+            }),
+            Completion::Continues(flow) => {
+                StepOutcome::Flow(FlowView::load(&state, &id, &flow).await)
+            }
+        },
+    ))
 }
 
+#[utoipa::path(post, path = "/api/flows/{id}/resend", tag = "flows",
+    params(("id" = String, Path, description = "The flow id")),
+    request_body = Empty,
+    responses(
+        (status = 200, description = "A new code was sent", body = FlowView),
+        (status = 400, description = "`code_not_sent`, `method_unavailable`", body = ErrorBody),
+        (status = 404, description = "`flow_not_found`", body = ErrorBody),
+        (status = 410, description = "`flow_expired`, `flow_completed`, `flow_locked`", body = ErrorBody),
+        (status = 429, description = "`resend_cooldown`, `resend_daily_cap`, `throttled` (with Retry-After)", body = ErrorBody),
+        (status = 502, description = "`code_send_failed`", body = ErrorBody),
+        Errors,
+    ))]
 pub async fn api_resend(
     State(state): State<AppState>,
     Ctx(ctx): Ctx,
@@ -208,11 +267,24 @@ pub async fn api_resend(
     Ok(Json(FlowView::load(&state, &id, &flow).await))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct MethodBody {
+    /// One of the flow's `methods`: `totp`, `email`, `sms` or `recovery`.
     method: String,
 }
 
+#[utoipa::path(post, path = "/api/flows/{id}/method", tag = "flows",
+    params(("id" = String, Path, description = "The flow id")),
+    request_body = MethodBody,
+    responses(
+        (status = 200, description = "The flow with the method switched (a code sent if it takes one)", body = FlowView),
+        (status = 400, description = "`method_unavailable`", body = ErrorBody),
+        (status = 404, description = "`flow_not_found`", body = ErrorBody),
+        (status = 410, description = "`flow_expired`, `flow_completed`, `flow_locked`", body = ErrorBody),
+        (status = 429, description = "`resend_cooldown`, `resend_daily_cap`, `throttled`", body = ErrorBody),
+        (status = 502, description = "`code_send_failed`", body = ErrorBody),
+        Errors,
+    ))]
 pub async fn api_method(
     State(state): State<AppState>,
     Ctx(ctx): Ctx,

@@ -7,8 +7,9 @@
 use super::account::api_session;
 use super::context::Ctx;
 use super::csrf::CsrfTokens;
-use super::error::{AppError, Rendered};
+use super::error::{AppError, ErrorBody, Rendered};
 use super::i18n::Lang;
+use super::openapi::Errors;
 use super::pages::{CsrfForm, PageSession, human_time, iso_time, urlencode};
 use super::{AppState, cookies, request_lang};
 use crate::history::{HistoryEntry, MAX_ENTRIES};
@@ -20,19 +21,28 @@ use minijinja::context;
 use serde::{Deserialize, Serialize};
 use tsuzuki_core::clock::Timestamp;
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct HistoryBody {
     /// Newest first.
     pub entries: Vec<HistoryEntry>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct HistoryQuery {
-    /// How many entries (1..=200, default 100).
+    /// How many entries (1..=200, default 100; others are brought into that range).
     limit: Option<i64>,
 }
 
 /// The signed-in person's own sign-in attempts, newest first (S10).
+#[utoipa::path(get, path = "/api/history", tag = "account",
+    params(HistoryQuery),
+    responses(
+        (status = 200, description = "The account's own sign-in attempts, newest first", body = HistoryBody),
+        (status = 401, description = "No live session: `not_signed_in`, `session_invalid`, `session_revoked`, `idle_timeout`, `absolute_timeout`", body = ErrorBody),
+        Errors,
+    ),
+    security(("session_cookie" = [])))]
 pub async fn api_history(
     State(state): State<AppState>,
     Ctx(ctx): Ctx,

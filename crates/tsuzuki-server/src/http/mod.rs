@@ -17,6 +17,7 @@ pub mod flows;
 pub mod forward_auth;
 pub mod history;
 pub mod i18n;
+pub mod openapi;
 pub mod ops;
 pub mod pages;
 pub mod recovery;
@@ -243,10 +244,29 @@ pub fn router(state: AppState) -> Router {
         .route("/api/password", post(account::api_change_password))
         .route("/api/reauth", post(account::api_reauth))
         .route(
-            "/api/admin/users/{email}/tokens",
-            get(admin::tokens_of_user),
+            "/api/admin/users",
+            get(admin::list_users).post(admin::create_user),
+        )
+        .route("/api/admin/users/{user}", get(admin::get_user))
+        .route("/api/admin/users/{user}/tokens", get(admin::tokens_of_user))
+        .route(
+            "/api/admin/users/{user}/sessions",
+            get(admin::sessions_of_user),
+        )
+        .route("/api/admin/users/{user}/disable", post(admin::disable_user))
+        .route("/api/admin/users/{user}/enable", post(admin::enable_user))
+        .route(
+            "/api/admin/users/{user}/reset-factors",
+            post(admin::reset_factors),
+        )
+        .route("/api/admin/users/{user}/revoke", post(admin::revoke_user))
+        .route(
+            "/api/admin/sessions/{handle}/revoke",
+            post(admin::revoke_session),
         )
         .route("/api/admin/revoke", post(admin::revoke))
+        .route("/api/admin/events", get(admin::events))
+        .route("/api/openapi.json", get(openapi::document))
         .route("/api/sign-in", post(api::sign_in))
         .route("/api/sign-out", post(api::sign_out))
         .route("/api/session", get(api::session))

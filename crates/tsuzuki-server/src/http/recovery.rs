@@ -10,8 +10,10 @@
 use super::api::finish_sign_in;
 use super::context::{Ctx, RequestContext};
 use super::csrf::CsrfTokens;
-use super::error::{AppError, Rendered};
+use super::error::{AppError, ErrorBody, Rendered};
+use super::flows::FlowDone;
 use super::flows::{FlowView, flow_error, flow_path};
+use super::openapi::Errors;
 use super::pages::{HOME, error_context, human_time, sign_in_error, urlencode};
 use super::{AppState, cookies, request_lang};
 use crate::recovery::{Begin, Recovery, RecoveryError};
@@ -30,6 +32,7 @@ use tsuzuki_core::revocation::{Scope, SecurityEvent};
 use tsuzuki_core::session::AuthMethod;
 use tsuzuki_core::token::{SecretToken, TokenHash};
 use tsuzuki_store::{FlowRecord, User};
+use utoipa::ToSchema;
 
 /// The recovery service over this application's parts.
 fn service(state: &AppState) -> Recovery<'_> {
@@ -145,13 +148,22 @@ pub async fn recover_submit(
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct RecoverBody {
+    #[schema(format = Email)]
     email: String,
 }
 
 /// "Forgot password" (JSON): `202` with the flow, whatever the address (SEC-56). Continue with
 /// `/api/flows/{id}/verify`, then `/api/flows/{id}/password`.
+#[utoipa::path(post, path = "/api/recover", tag = "recovery",
+    request_body = RecoverBody,
+    responses(
+        (status = 202, description = "The recovery flow, whatever the address (SEC-56)", body = FlowView),
+        (status = 400, description = "`invalid_email`", body = ErrorBody),
+        (status = 429, description = "`throttled`, `resend_daily_cap`", body = ErrorBody),
+        Errors,
+    ))]
 pub async fn api_recover(
     State(state): State<AppState>,
     Ctx(ctx): Ctx,
@@ -221,19 +233,40 @@ pub async fn password_submit(
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
+#[schema(as = NewPasswordBody)]
 pub struct PasswordBody {
+    /// The new password.
     password: String,
+}
+
+/// The new-password step's answer: the flow at its next step, or the end of the reset.
+#[derive(serde::Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum PasswordOutcome {
+    Flow(FlowView),
+    Done(FlowDone),
 }
 
 /// The new password of a recovery (JSON). The flow as it now stands — at the second factor if
 /// the account has one (SEC-53) — or `{"done": true, "return_to": …}` when the reset is complete.
+#[utoipa::path(post, path = "/api/flows/{id}/password", tag = "recovery",
+    params(("id" = String, Path, description = "The recovery flow id")),
+    request_body = PasswordBody,
+    responses(
+        (status = 200, description = "The flow at its second factor, or the reset done", body = PasswordOutcome),
+        (status = 400, description = "`password_too_short`, `new_password_too_long`, `password_required`, `password_too_long`", body = ErrorBody),
+        (status = 404, description = "`flow_not_found`", body = ErrorBody),
+        (status = 409, description = "`flow_conflict`: the flow is not at its new-password step", body = ErrorBody),
+        (status = 410, description = "`flow_expired`, `flow_completed`, `flow_locked`", body = ErrorBody),
+        Errors,
+    ))]
 pub async fn api_password(
     State(state): State<AppState>,
     Ctx(ctx): Ctx,
     Path(id): Path<String>,
     Json(body): Json<PasswordBody>,
-) -> Result<Response, AppError> {
+) -> Result<Json<PasswordOutcome>, AppError> {
     let flow = state
         .flows
         .open(&id, ctx.browser_cookie().as_deref())
@@ -248,9 +281,15 @@ pub async fn api_password(
         .map_err(recovery_error)?;
     if next.state.step == Step::Done {
         let to = finish_after_password(&state, &ctx, &next).await?;
-        return Ok(Json(serde_json::json!({ "done": true, "return_to": to })).into_response());
+        return Ok(Json(PasswordOutcome::Done(FlowDone {
+            done: true,
+            return_to: to,
+            recovery_codes: None,
+        })));
     }
-    Ok(Json(FlowView::load(&state, &id, &next).await).into_response())
+    Ok(Json(PasswordOutcome::Flow(
+        FlowView::load(&state, &id, &next).await,
+    )))
 }
 
 /// A recovery that ended at the new password (the account has no second factor).
@@ -419,14 +458,24 @@ pub async fn register_submit(
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct RegisterBody {
+    #[schema(format = Email)]
     email: String,
     password: String,
 }
 
 /// Self-registration (JSON): `202` with the flow whose code proves the address; the same
 /// answer whether or not the address already has an account (SEC-56).
+#[utoipa::path(post, path = "/api/register", tag = "recovery",
+    request_body = RegisterBody,
+    responses(
+        (status = 202, description = "The registration flow: a code went to the address (the same answer for an address that has an account, SEC-56)", body = FlowView),
+        (status = 400, description = "`invalid_email`, `password_too_short`, `new_password_too_long`, `password_required`, `password_too_long`", body = ErrorBody),
+        (status = 404, description = "`not_found`: registration is off (`registration.enabled`)", body = ErrorBody),
+        (status = 429, description = "`throttled`, `resend_daily_cap`", body = ErrorBody),
+        Errors,
+    ))]
 pub async fn api_register(
     State(state): State<AppState>,
     Ctx(ctx): Ctx,

@@ -9,8 +9,9 @@ use super::account::{
     Pending, api_session, check_csrf, is_recent, render_reauth, run_or_ask, step_up_required,
 };
 use super::context::{Ctx, RequestContext};
-use super::error::{AppError, Rendered};
+use super::error::{AppError, ErrorBody, Rendered};
 use super::flows::{FlowView, flow_error, flow_path};
+use super::openapi::{Empty, Errors};
 use super::pages::{PageSession, error_context, human_time};
 use super::{AppState, request_lang};
 use crate::factors::{FactorError, PendingTotp};
@@ -22,9 +23,10 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::{Form, Json};
 use minijinja::context;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use tsuzuki_core::flow::{FlowKind, Method, Step};
 use tsuzuki_core::token::SecretToken;
+use utoipa::ToSchema;
 
 pub fn factor_error(e: FactorError) -> AppError {
     match e {
@@ -124,33 +126,68 @@ async fn recent_api_session(
     Ok(s)
 }
 
+#[derive(Serialize, ToSchema)]
+pub struct FactorList {
+    pub factors: Vec<crate::factors::FactorView>,
+    pub recovery_codes_left: u32,
+}
+
+#[utoipa::path(get, path = "/api/factors", tag = "factors",
+    responses(
+        (status = 200, description = "The account's second factors", body = FactorList),
+        (status = 401, description = "No live session: `not_signed_in`, `session_invalid`, `session_revoked`, `idle_timeout`, `absolute_timeout`", body = ErrorBody),
+        Errors,
+    ),
+    security(("session_cookie" = [])))]
 pub async fn api_list(
     State(state): State<AppState>,
     Ctx(ctx): Ctx,
-) -> Result<Json<serde_json::Value>, AppError> {
+) -> Result<Json<FactorList>, AppError> {
     let s = api_session(&state, &ctx).await?;
     let factors = state.factors.list(&s.user_id).await?;
-    let left = state.factors.recovery_codes_left(&s.user_id).await?;
-    Ok(Json(
-        serde_json::json!({ "factors": factors, "recovery_codes_left": left }),
-    ))
+    let recovery_codes_left = state.factors.recovery_codes_left(&s.user_id).await?;
+    Ok(Json(FactorList {
+        factors,
+        recovery_codes_left,
+    }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct NameBody {
+    /// What the person calls it ("Work phone"); a default when empty.
     #[serde(default)]
     name: String,
 }
 
-fn totp_json(p: &PendingTotp) -> serde_json::Value {
-    serde_json::json!({
-        "factor_id": p.factor_id,
-        "secret": p.secret_text,
-        "otpauth_uri": p.uri,
-        "qr_svg": qr_svg(&p.uri),
-    })
+/// A new authenticator waiting for its first code.
+#[derive(Serialize, ToSchema)]
+pub struct TotpEnrolment {
+    pub factor_id: String,
+    /// Base32, for typing into the app by hand.
+    pub secret: String,
+    pub otpauth_uri: String,
+    /// The URI as an inline SVG QR code.
+    pub qr_svg: String,
 }
 
+fn totp_json(p: &PendingTotp) -> TotpEnrolment {
+    TotpEnrolment {
+        factor_id: p.factor_id.clone(),
+        secret: p.secret_text.clone(),
+        otpauth_uri: p.uri.clone(),
+        qr_svg: qr_svg(&p.uri),
+    }
+}
+
+#[utoipa::path(post, path = "/api/factors/totp", tag = "factors",
+    request_body = NameBody,
+    responses(
+        (status = 201, description = "Scan or type the secret, then confirm with a code", body = TotpEnrolment),
+        (status = 400, description = "`factor_name_invalid`", body = ErrorBody),
+        (status = 401, description = "No live session (`not_signed_in`, `session_invalid`, `session_revoked`, `idle_timeout`, `absolute_timeout`), or the sign-in is not recent enough: `step_up_required` (POST /api/reauth)", body = ErrorBody),
+        Errors,
+    ),
+    security(("session_cookie" = [])))]
 pub async fn api_totp_begin(
     State(state): State<AppState>,
     Ctx(ctx): Ctx,
@@ -165,22 +202,42 @@ pub async fn api_totp_begin(
     Ok((StatusCode::CREATED, Json(totp_json(&pending))).into_response())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct CodeBody {
+    /// The six digits the app shows now.
     code: String,
 }
 
+#[derive(Serialize, ToSchema)]
+pub struct TotpConfirmed {
+    pub confirmed: bool,
+    /// When this was the account's first factor: its recovery codes, shown this once;
+    /// otherwise null.
+    pub recovery_codes: Option<Vec<String>>,
+}
+
+#[utoipa::path(post, path = "/api/factors/totp/{id}/confirm", tag = "factors",
+    params(("id" = String, Path, description = "`factor_id` from POST /api/factors/totp")),
+    request_body = CodeBody,
+    responses(
+        (status = 200, description = "The authenticator is confirmed", body = TotpConfirmed),
+        (status = 401, description = "No live session (`not_signed_in`, `session_invalid`, `session_revoked`, `idle_timeout`, `absolute_timeout`), or the sign-in is not recent enough: `step_up_required` (POST /api/reauth)", body = ErrorBody),
+        (status = 404, description = "`not_found`: no such pending authenticator", body = ErrorBody),
+        Errors,
+    ),
+    security(("session_cookie" = [])))]
 pub async fn api_totp_confirm(
     State(state): State<AppState>,
     Ctx(ctx): Ctx,
     Path(id): Path<String>,
     Json(body): Json<CodeBody>,
-) -> Result<Json<serde_json::Value>, AppError> {
+) -> Result<Json<TotpConfirmed>, AppError> {
     let s = recent_api_session(&state, &ctx).await?;
     let codes = confirm_totp(&state, &ctx, &s, &id, &body.code).await?;
-    Ok(Json(
-        serde_json::json!({ "confirmed": true, "recovery_codes": codes }),
-    ))
+    Ok(Json(TotpConfirmed {
+        confirmed: true,
+        recovery_codes: codes,
+    }))
 }
 
 /// Confirm an authenticator; the account's first factor also brings its recovery codes
@@ -208,7 +265,7 @@ async fn confirm_totp(
     Ok(None)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct CodeFactorBody {
     /// `email` or `sms`.
     method: String,
@@ -221,6 +278,17 @@ pub struct CodeFactorBody {
 
 /// Add an email or SMS factor: 202 with the enrolment flow, whose code proves the address or
 /// number (`POST /api/flows/{id}/verify` completes it).
+#[utoipa::path(post, path = "/api/factors/code", tag = "factors",
+    request_body = CodeFactorBody,
+    responses(
+        (status = 202, description = "The enrolment flow: a code went to the address or number", body = super::flows::FlowView),
+        (status = 400, description = "`method_unavailable`, `phone_invalid`, `factor_name_invalid`", body = ErrorBody),
+        (status = 401, description = "No live session (`not_signed_in`, `session_invalid`, `session_revoked`, `idle_timeout`, `absolute_timeout`), or the sign-in is not recent enough: `step_up_required` (POST /api/reauth)", body = ErrorBody),
+        (status = 429, description = "`resend_cooldown`, `resend_daily_cap`, `throttled`", body = ErrorBody),
+        (status = 502, description = "`code_send_failed`", body = ErrorBody),
+        Errors,
+    ),
+    security(("session_cookie" = [])))]
 pub async fn api_code_factor(
     State(state): State<AppState>,
     Ctx(ctx): Ctx,
@@ -240,6 +308,16 @@ pub async fn api_code_factor(
         .into_response())
 }
 
+#[utoipa::path(post, path = "/api/factors/{id}/remove", tag = "factors",
+    params(("id" = String, Path, description = "The factor id")),
+    request_body = Empty,
+    responses(
+        (status = 204, description = "Removed; the revocation table's `second_factor_changed` row applied"),
+        (status = 401, description = "No live session (`not_signed_in`, `session_invalid`, `session_revoked`, `idle_timeout`, `absolute_timeout`), or the sign-in is not recent enough: `step_up_required` (POST /api/reauth)", body = ErrorBody),
+        (status = 404, description = "`not_found`", body = ErrorBody),
+        Errors,
+    ),
+    security(("session_cookie" = [])))]
 pub async fn api_remove(
     State(state): State<AppState>,
     Ctx(ctx): Ctx,
@@ -250,10 +328,25 @@ pub async fn api_remove(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
+#[derive(Serialize, ToSchema)]
+pub struct RecoveryCodes {
+    /// Shown this once; each works once. The previous set no longer works.
+    pub recovery_codes: Vec<String>,
+}
+
+#[utoipa::path(post, path = "/api/recovery-codes", tag = "factors",
+    request_body = Empty,
+    responses(
+        (status = 200, description = "A new set of recovery codes", body = RecoveryCodes),
+        (status = 400, description = "`method_unavailable`: the account has no second factor", body = ErrorBody),
+        (status = 401, description = "No live session (`not_signed_in`, `session_invalid`, `session_revoked`, `idle_timeout`, `absolute_timeout`), or the sign-in is not recent enough: `step_up_required` (POST /api/reauth)", body = ErrorBody),
+        Errors,
+    ),
+    security(("session_cookie" = [])))]
 pub async fn api_recovery_codes(
     State(state): State<AppState>,
     Ctx(ctx): Ctx,
-) -> Result<Json<serde_json::Value>, AppError> {
+) -> Result<Json<RecoveryCodes>, AppError> {
     let s = recent_api_session(&state, &ctx).await?;
     if !state.factors.has_any(&s.user_id).await? {
         return Err(AppError::bad_request("method_unavailable"));
@@ -262,7 +355,9 @@ pub async fn api_recovery_codes(
         .factors
         .regenerate_recovery_codes(&s.user_id, ctx.client())
         .await?;
-    Ok(Json(serde_json::json!({ "recovery_codes": codes })))
+    Ok(Json(RecoveryCodes {
+        recovery_codes: codes,
+    }))
 }
 
 // ---- pages -------------------------------------------------------------------------------

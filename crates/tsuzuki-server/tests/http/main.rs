@@ -11,6 +11,7 @@ mod harness;
 mod history;
 mod input;
 mod messaging;
+mod openapi;
 mod outage;
 mod pages;
 mod proxies;

@@ -11,8 +11,8 @@ mod history;
 
 use crate::backend::Backend;
 use crate::{
-    EventRecord, NewUser, RememberRecord, Result, Revocation, Rotation, SessionRecord,
-    SessionTouch, SessionView, Store, StoreError, User,
+    EventFilter, EventRecord, NewUser, RememberRecord, Result, Revocation, Rotation, SessionRecord,
+    SessionTouch, SessionView, Store, StoreError, StoredEvent, User,
 };
 use async_trait::async_trait;
 use sqlx::any::AnyRow;
@@ -49,6 +49,18 @@ fn user_from_row(row: &AnyRow) -> Result<User> {
         disabled: row.try_get::<i64, _>("disabled")? != 0,
         created_at: Timestamp(row.try_get("created_at")?),
         updated_at: Timestamp(row.try_get("updated_at")?),
+    })
+}
+
+fn event_from_row(row: &AnyRow) -> Result<EventRecord> {
+    Ok(EventRecord {
+        created_at: Timestamp(row.try_get("created_at")?),
+        kind: row.try_get("kind")?,
+        user_id: row.try_get("user_id")?,
+        session_handle: row.try_get("session_handle")?,
+        ip: row.try_get("ip")?,
+        user_agent: row.try_get("user_agent")?,
+        detail: row.try_get("detail")?,
     })
 }
 
@@ -186,6 +198,21 @@ impl Store for SqlStore {
     async fn list_users(&self) -> Result<Vec<User>> {
         let sql = format!("SELECT {USER_COLUMNS} FROM users ORDER BY email");
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(user_from_row).collect()
+    }
+
+    async fn users_page(&self, after_email: Option<&str>, limit: i64) -> Result<Vec<User>> {
+        // `$1 IS NULL` alone would leave PostgreSQL unable to type the parameter; the comparison
+        // beside it gives it TEXT.
+        let sql = format!(
+            "SELECT {USER_COLUMNS} FROM users WHERE ($1 IS NULL OR email > $1) \
+             ORDER BY email LIMIT $2"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(after_email)
+            .bind(limit)
             .fetch_all(&self.pool)
             .await?;
         rows.iter().map(user_from_row).collect()
@@ -622,16 +649,26 @@ impl Store for SqlStore {
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
+        rows.iter().map(event_from_row).collect()
+    }
+
+    async fn events_page(&self, filter: &EventFilter) -> Result<Vec<StoredEvent>> {
+        let rows = sqlx::query(
+            "SELECT id, created_at, kind, user_id, session_handle, ip, user_agent, detail \
+             FROM events WHERE ($1 IS NULL OR user_id = $1) AND ($2 IS NULL OR kind = $2) \
+             AND ($3 IS NULL OR id < $3) ORDER BY id DESC LIMIT $4",
+        )
+        .bind(filter.user_id.as_deref())
+        .bind(filter.kind.as_deref())
+        .bind(filter.before)
+        .bind(filter.limit)
+        .fetch_all(&self.pool)
+        .await?;
         rows.iter()
             .map(|row| {
-                Ok(EventRecord {
-                    created_at: Timestamp(row.try_get("created_at")?),
-                    kind: row.try_get("kind")?,
-                    user_id: row.try_get("user_id")?,
-                    session_handle: row.try_get("session_handle")?,
-                    ip: row.try_get("ip")?,
-                    user_agent: row.try_get("user_agent")?,
-                    detail: row.try_get("detail")?,
+                Ok(StoredEvent {
+                    id: row.try_get("id")?,
+                    event: event_from_row(row)?,
                 })
             })
             .collect()

@@ -46,6 +46,8 @@ contract!(
     cleanup_deletes_only_expired_sessions,
     throttle_counts_and_blocks,
     events_are_recorded_per_user,
+    users_come_in_email_pages,
+    events_page_filters_and_pages_newest_first,
     migrations_are_idempotent_and_refuse_newer_schema,
     remember_rotation_is_compare_and_set,
     concurrent_rotations_have_one_winner,
@@ -690,4 +692,75 @@ async fn family_cleanup_and_bulk_revocation(store: Arc<dyn Store>, _: String) {
         last.id_hash.is_none() && last.user_id.is_none(),
         "an everything entry in the feed"
     );
+}
+
+async fn users_come_in_email_pages(store: Arc<dyn Store>, _: String) {
+    for email in ["c@example.com", "a@example.com", "b@example.com"] {
+        user(&*store, email).await;
+    }
+    let emails = |users: Vec<tsuzuki_store::User>| -> Vec<String> {
+        users.into_iter().map(|u| u.email).collect()
+    };
+    let first = store.users_page(None, 2).await.unwrap();
+    assert_eq!(emails(first), ["a@example.com", "b@example.com"]);
+    let rest = store.users_page(Some("b@example.com"), 2).await.unwrap();
+    assert_eq!(emails(rest), ["c@example.com"]);
+    assert!(
+        store
+            .users_page(Some("c@example.com"), 2)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+async fn events_page_filters_and_pages_newest_first(store: Arc<dyn Store>, _: String) {
+    let a = user(&*store, "a@example.com").await;
+    let b = user(&*store, "b@example.com").await;
+    let rows = [
+        (&a, "sign_in_failed"),
+        (&b, "sign_in_failed"),
+        (&a, "sign_in_succeeded"),
+        (&a, "sign_in_failed"),
+    ];
+    for (i, (uid, kind)) in rows.iter().enumerate() {
+        store
+            .record_event(&tsuzuki_store::EventRecord {
+                created_at: Timestamp(100 + i64::try_from(i).unwrap()),
+                kind: (*kind).into(),
+                user_id: Some((*uid).clone()),
+                session_handle: None,
+                ip: None,
+                user_agent: None,
+                detail: format!("row {i}"),
+            })
+            .await
+            .unwrap();
+    }
+    let page = |user_id: Option<&String>, kind: Option<&str>, before: Option<i64>, limit| {
+        let store = store.clone();
+        let filter = tsuzuki_store::EventFilter {
+            user_id: user_id.cloned(),
+            kind: kind.map(str::to_string),
+            before,
+            limit,
+        };
+        async move { store.events_page(&filter).await.unwrap() }
+    };
+    let details = |events: &[tsuzuki_store::StoredEvent]| -> Vec<String> {
+        events.iter().map(|e| e.event.detail.clone()).collect()
+    };
+    let all = page(None, None, None, 10).await;
+    assert_eq!(details(&all), ["row 3", "row 2", "row 1", "row 0"]);
+    let of_a = page(Some(&a), None, None, 10).await;
+    assert_eq!(details(&of_a), ["row 3", "row 2", "row 0"]);
+    let failures_of_a = page(Some(&a), Some("sign_in_failed"), None, 10).await;
+    assert_eq!(details(&failures_of_a), ["row 3", "row 0"]);
+    let failures = page(None, Some("sign_in_failed"), None, 10).await;
+    assert_eq!(details(&failures), ["row 3", "row 1", "row 0"]);
+    // Pages: the last id of one page is the cursor of the next.
+    let first = page(None, None, None, 3).await;
+    assert_eq!(details(&first), ["row 3", "row 2", "row 1"]);
+    let next = page(None, None, Some(first[2].id), 3).await;
+    assert_eq!(details(&next), ["row 0"]);
 }
