@@ -161,7 +161,7 @@ log "warm-up (3 s each)"
 run_wrk warmup-plain "http://127.0.0.1:$PLAIN_PORT/" "$TOKENS" "" 3 "$NPID" >/dev/null
 run_wrk warmup-auth "http://127.0.0.1:$AUTH_PORT/" "$TOKENS" "$USER_ID" 3 "$NPID" >/dev/null
 
-plain=() auth=() null=() ratios=() null_ratios=()
+plain=() auth=() null=() ratios=() null_ratios=() share=()
 for r in $(seq "$ROUNDS"); do
     wait_quiet "plain round $r"
     p=$(run_wrk "plain-$r" "http://127.0.0.1:$PLAIN_PORT/" "$TOKENS" "" "$DURATION" "$NPID")
@@ -177,6 +177,7 @@ for r in $(seq "$ROUNDS"); do
     plain+=("$(kv "$p" rps)") auth+=("$(kv "$a" rps)")
     ratios+=("$(awk -v a="$(kv "$a" rps)" -v p="$(kv "$p" rps)" 'BEGIN { printf "%.3f", a / p }')")
     auth_lines+=("$a") plain_lines+=("$p")
+    share+=("$(awk -v a="$(kv "$a" rps)" -v z="$(kv "$z" rps)" 'BEGIN { printf "%.3f", a / z }')")
 done
 ratio=$(printf '%s\n' "${ratios[@]}" | median)
 summary="$(date -u +%Y-%m-%dT%H:%M:%SZ), commit $(git rev-parse --short HEAD 2>/dev/null || echo '?'), $(nproc --all) cores
@@ -184,5 +185,6 @@ summary="$(date -u +%Y-%m-%dT%H:%M:%SZ), commit $(git rev-parse --short HEAD 2>/
 | nginx → tsuzuki /auth/request + upstream (same) | $(printf '%s\n' "${auth[@]}" | median) req/s |
 | ratio with / without (median of the rounds' ratios: ${ratios[*]}) | $ratio (target ≥ 0.7: $(awk -v r="$ratio" 'BEGIN { print (r >= 0.7 ? "met" : "**missed**") }')) |
 | (information) nginx → an auth server answering 200 at once + upstream | $(printf '%s\n' "${null[@]}" | median) req/s, ratio $(printf '%s\n' "${null_ratios[@]}" | median) (rounds: ${null_ratios[*]}) |
+| (information) tsuzuki against the auth server answering at once (median of the rounds' ratios: ${share[*]}) | $(printf '%s\n' "${share[@]}" | median) |
 | p99 with forward-auth (median of rounds) | $(col p99_us "${auth_lines[@]}" | awk '{ printf "%.2f ms", $1 / 1000 }') |"
 echo "$summary" | tee "$RESULTS/latest-proxy.md"
