@@ -287,15 +287,7 @@ async fn remember_me_restored_only_when_the_proxy_relays_cookies(kind: Kind) {
         return;
     };
     app.create_user("a@example.com").await;
-    let r = app
-        .http
-        .post(app.url("/api/sign-in"))
-        .json(
-            &serde_json::json!({"email": "a@example.com", "password": PASSWORD, "remember": true}),
-        )
-        .send()
-        .await
-        .unwrap();
+    let r = sign_in_remembered(&app).await;
     let remember = set_cookie_value(r.headers(), REMEMBER).unwrap();
     let jar = format!("{REMEMBER}={remember}");
     let page = || browser_page(forwarded("app.apps.example.com", "/inbox"));
@@ -441,15 +433,7 @@ async fn cookies_shared_across_subdomains_when_configured() {
         return;
     };
     app.create_user("a@example.com").await;
-    let r = app
-        .http
-        .post(app.url("/api/sign-in"))
-        .json(
-            &serde_json::json!({"email": "a@example.com", "password": PASSWORD, "remember": true}),
-        )
-        .send()
-        .await
-        .unwrap();
+    let r = sign_in_remembered(&app).await;
     assert_eq!(r.status(), StatusCode::OK);
     let session = set_cookie_line(r.headers(), &app.cookie_name()).unwrap();
     let remember = set_cookie_line(r.headers(), REMEMBER).unwrap();
@@ -461,6 +445,18 @@ async fn cookies_shared_across_subdomains_when_configured() {
     let browser = set_cookie_line(r.headers(), "tsuzuki_browser");
     assert!(browser.is_none_or(|b| !b.contains("Domain")));
     app.finish().await;
+}
+
+/// `POST /api/sign-in` for a@example.com with "keep me signed in".
+async fn sign_in_remembered(app: &TestApp) -> reqwest::Response {
+    app.http
+        .post(app.url("/api/sign-in"))
+        .json(
+            &serde_json::json!({"email": "a@example.com", "password": PASSWORD, "remember": true}),
+        )
+        .send()
+        .await
+        .unwrap()
 }
 
 fn encode(s: &str) -> String {

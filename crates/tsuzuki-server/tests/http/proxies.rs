@@ -120,6 +120,33 @@ impl Drop for Proxy {
     }
 }
 
+/// What both recipe tests start with: a free port for the proxy, tsuzuki configured for it with
+/// one account, and the upstream application.
+struct Setup {
+    port: u16,
+    app: TestApp,
+    user_id: String,
+    upstream: SocketAddr,
+    /// tsuzuki's own address, for the proxy's configuration.
+    tsuzuki: String,
+}
+
+impl Setup {
+    async fn start() -> Option<Setup> {
+        let port = free_port();
+        let app = spawn_app(Kind::Sqlite, &tsuzuki_config(port)).await?;
+        let user_id = app.create_user("a@example.com").await;
+        let tsuzuki = app.base.trim_start_matches("http://").to_string();
+        Some(Setup {
+            port,
+            app,
+            user_id,
+            upstream: upstream().await,
+            tsuzuki,
+        })
+    }
+}
+
 /// tsuzuki configured for applications on `*.tsuzuki.localhost` behind a proxy on `port`.
 fn tsuzuki_config(port: u16) -> String {
     format!(
@@ -280,13 +307,16 @@ async fn nginx_recipe_end_to_end() {
     let Some(nginx) = tool("nginx", &["/usr/sbin/nginx", "/usr/bin/nginx"]) else {
         return;
     };
-    let port = free_port();
-    let Some(app) = spawn_app(Kind::Sqlite, &tsuzuki_config(port)).await else {
+    let Some(Setup {
+        port,
+        app,
+        user_id,
+        upstream,
+        tsuzuki,
+    }) = Setup::start().await
+    else {
         return;
     };
-    let user_id = app.create_user("a@example.com").await;
-    let upstream = upstream().await;
-    let tsuzuki = app.base.trim_start_matches("http://").to_string();
     let dir = TempDir::new("nginx");
     let d = dir.0.display();
     let recipes = recipes();
@@ -386,13 +416,16 @@ async fn caddy_recipe_end_to_end() {
     let Some(caddy) = tool("caddy", &["/usr/bin/caddy", "/usr/local/bin/caddy"]) else {
         return;
     };
-    let port = free_port();
-    let Some(app) = spawn_app(Kind::Sqlite, &tsuzuki_config(port)).await else {
+    let Some(Setup {
+        port,
+        app,
+        user_id,
+        upstream,
+        tsuzuki,
+    }) = Setup::start().await
+    else {
         return;
     };
-    let user_id = app.create_user("a@example.com").await;
-    let upstream = upstream().await;
-    let tsuzuki = app.base.trim_start_matches("http://").to_string();
     let dir = TempDir::new("caddy");
     let caddyfile = format!(
         "{{\n\tadmin off\n\tauto_https off\n}}\n\nhttp://{AUTH}:{port} {{\n\treverse_proxy {tsuzuki}\n}}\n\nhttp://{APP}:{port} {{\n\timport {recipe}\n\treverse_proxy {upstream}\n}}\n",
