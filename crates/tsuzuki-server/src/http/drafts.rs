@@ -82,8 +82,6 @@ pub struct DraftView {
     pub expires_at: i64,
 }
 
-const DRAFT_KEY: &str = "The form's key, e.g. `inquiry` or `/demo/inquiry` (may contain `/`)";
-
 #[utoipa::path(get, path = "/api/drafts", tag = "drafts",
     responses(
         (status = 200, description = "The account's drafts, without their content", body = DraftList),
@@ -104,7 +102,7 @@ pub async fn list(
 }
 
 #[utoipa::path(get, path = "/api/drafts/{key}", tag = "drafts",
-    params(("key" = String, Path, description = DRAFT_KEY, pattern = "^[A-Za-z0-9._:/-]{1,128}$")),
+    params(("key" = String, Path, description = super::openapi::DRAFT_KEY_DOC, pattern = "^[A-Za-z0-9._:/-]{1,128}$")),
     responses(
         (status = 200, description = "The draft", body = DraftView),
         (status = 400, description = "`draft_key_invalid`", body = ErrorBody),
@@ -143,7 +141,7 @@ pub struct SaveBody {
 }
 
 #[utoipa::path(put, path = "/api/drafts/{key}", tag = "drafts",
-    params(("key" = String, Path, description = DRAFT_KEY, pattern = "^[A-Za-z0-9._:/-]{1,128}$")),
+    params(("key" = String, Path, description = super::openapi::DRAFT_KEY_DOC, pattern = "^[A-Za-z0-9._:/-]{1,128}$")),
     request_body = SaveBody,
     responses(
         (status = 200, description = "Saved", body = DraftSummary),
@@ -172,7 +170,7 @@ pub async fn save(
 }
 
 #[utoipa::path(delete, path = "/api/drafts/{key}", tag = "drafts",
-    params(("key" = String, Path, description = DRAFT_KEY, pattern = "^[A-Za-z0-9._:/-]{1,128}$")),
+    params(("key" = String, Path, description = super::openapi::DRAFT_KEY_DOC, pattern = "^[A-Za-z0-9._:/-]{1,128}$")),
     responses(
         (status = 204, description = "Deleted"),
         (status = 400, description = "`draft_key_invalid`", body = ErrorBody),

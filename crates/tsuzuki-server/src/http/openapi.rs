@@ -14,6 +14,10 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder, Schema, response::Response};
 use utoipa::{IntoResponses, Modify, OpenApi, ToSchema};
 
+/// The drafts routes' `key` parameter, as the document describes it.
+pub const DRAFT_KEY_DOC: &str =
+    "The form's key, e.g. `inquiry` or `/demo/inquiry` (may contain `/`)";
+
 #[derive(OpenApi)]
 #[openapi(
     info(
