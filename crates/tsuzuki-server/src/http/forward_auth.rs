@@ -94,7 +94,11 @@ struct Original {
 }
 
 impl Original {
-    fn of(headers: &HeaderMap) -> Original {
+    /// Read from the headers of the endpoint's own proxy kind, and only those: at `/auth/request`
+    /// nginx's `X-Original-*` (its recipe always sets them), at `/auth/check` the `X-Forwarded-*`
+    /// that Caddy and Traefik set. A proxy passes the client's other headers through, so reading
+    /// both kinds would let a client steer the policy with the kind its proxy does not set.
+    fn of(headers: &HeaderMap, style: RedirectStyle) -> Original {
         let text = |name: &HeaderName| {
             headers
                 .get(name)
@@ -102,13 +106,16 @@ impl Original {
                 .map(str::trim)
                 .filter(|v| !v.is_empty())
         };
-        let method = text(&ORIGINAL_METHOD)
-            .or_else(|| text(&FORWARDED_METHOD))
-            .map(str::to_ascii_uppercase);
-        // nginx's single header first: its recipe always sets it, so a client cannot steer the
-        // policy with X-Forwarded-* headers nginx passes through unchanged.
-        if let Some(raw) = text(&ORIGINAL_URL) {
-            if let Ok(url) = url::Url::parse(raw) {
+        match style {
+            RedirectStyle::UnauthorizedWithLocation => {
+                let method = text(&ORIGINAL_METHOD).map(str::to_ascii_uppercase);
+                let Some(url) = text(&ORIGINAL_URL).and_then(|raw| url::Url::parse(raw).ok())
+                else {
+                    return Original {
+                        method,
+                        ..Original::default()
+                    };
+                };
                 let host = url.host_str().map(|h| match url.port() {
                     Some(p) => format!("{h}:{p}"),
                     None => h.to_string(),
@@ -117,35 +124,33 @@ impl Original {
                     Some(q) => format!("{}?{q}", url.path()),
                     None => url.path().to_string(),
                 };
-                return Original {
+                Original {
                     url: Some(url.to_string()),
                     host,
                     path: Some(path),
                     method,
-                };
+                }
             }
-            return Original {
-                method,
-                ..Original::default()
-            };
-        }
-        let host = text(&FORWARDED_HOST).map(str::to_string);
-        let path = text(&FORWARDED_URI).map(str::to_string);
-        let url = match (&host, &path) {
-            (Some(h), Some(p)) if p.starts_with('/') => {
-                let scheme = match text(&FORWARDED_PROTO) {
-                    Some("http") => "http",
-                    _ => "https",
+            RedirectStyle::Found => {
+                let host = text(&FORWARDED_HOST).map(str::to_string);
+                let path = text(&FORWARDED_URI).map(str::to_string);
+                let url = match (&host, &path) {
+                    (Some(h), Some(p)) if p.starts_with('/') => {
+                        let scheme = match text(&FORWARDED_PROTO) {
+                            Some("http") => "http",
+                            _ => "https",
+                        };
+                        Some(format!("{scheme}://{h}{p}"))
+                    }
+                    _ => None,
                 };
-                Some(format!("{scheme}://{h}{p}"))
+                Original {
+                    url,
+                    host,
+                    path,
+                    method: text(&FORWARDED_METHOD).map(str::to_ascii_uppercase),
+                }
             }
-            _ => None,
-        };
-        Original {
-            url,
-            host,
-            path,
-            method,
         }
     }
 
@@ -163,13 +168,13 @@ impl Original {
 
 /// The policy for this request: the configured one for its host and path, made stricter by an
 /// `X-Tsuzuki-Require` the proxy or application sent.
-fn policy_of(state: &AppState, headers: &HeaderMap) -> Policy {
+fn policy_of(state: &AppState, headers: &HeaderMap, style: RedirectStyle) -> Policy {
     let access = &state.config.proxy.access;
     // Without rules the URL cannot change the answer: the hot path skips reading it.
     let configured = if access.rules.is_empty() {
         access.default
     } else {
-        let original = Original::of(headers);
+        let original = Original::of(headers, style);
         access.policy_for(original.host.as_deref(), original.path.as_deref())
     };
     match headers.get(REQUIRE).and_then(|v| v.to_str().ok()) {
@@ -193,7 +198,7 @@ async fn answer(
     headers: &HeaderMap,
     style: RedirectStyle,
 ) -> Result<Response, AppError> {
-    let policy = policy_of(state, headers);
+    let policy = policy_of(state, headers, style);
     let relay = headers.get(RELAY_COOKIES).and_then(|v| v.to_str().ok()) == Some("1");
     let session = if relay {
         ctx.session(activity(headers)).await
@@ -245,7 +250,7 @@ async fn answer(
         (Verdict::SignInRequired, Some(r)) => r.code(),
         (v, _) => v.code().unwrap_or("not_signed_in"),
     };
-    let original = Original::of(headers);
+    let original = Original::of(headers, style);
     if !original.is_navigation(headers) {
         return Err(AppError::unauthorized(code));
     }
@@ -305,11 +310,14 @@ pub async fn fast_check<B>(
     request: &axum::http::Request<B>,
     peer: Option<std::net::IpAddr>,
 ) -> Option<Response> {
-    if request.method() != Method::GET
-        || !matches!(request.uri().path(), "/auth/check" | "/auth/request")
-    {
+    if request.method() != Method::GET {
         return None;
     }
+    let style = match request.uri().path() {
+        "/auth/check" => RedirectStyle::Found,
+        "/auth/request" => RedirectStyle::UnauthorizedWithLocation,
+        _ => return None,
+    };
     let headers = request.headers();
     let cookie = super::cookies::read_cookie(headers, &state.cookies.session)?;
     let ip = super::client::client_ip(headers, peer, &state.config.trusted_proxies)
@@ -319,7 +327,7 @@ pub async fn fast_check<B>(
         .sessions
         .authenticate_cached(cookie, activity(headers), &ip)
         .await?;
-    let policy = policy_of(state, headers);
+    let policy = policy_of(state, headers, style);
     let now = state.sessions.now();
     if decide(policy, Some(facts(&s)), state.config.reauth_window, now) != Verdict::Allow {
         return None;
@@ -384,12 +392,16 @@ mod tests {
 
     #[test]
     fn original_request_from_nginx_header() {
-        let o = Original::of(&headers(&[
-            ("x-original-url", "https://App.example.com:8443/inbox?id=3"),
-            ("x-original-method", "post"),
-            // Ignored when nginx's header is there: a client could have sent it.
-            ("x-forwarded-uri", "/public"),
-        ]));
+        let nginx = RedirectStyle::UnauthorizedWithLocation;
+        let o = Original::of(
+            &headers(&[
+                ("x-original-url", "https://App.example.com:8443/inbox?id=3"),
+                ("x-original-method", "post"),
+                // Never read at nginx's endpoint: a client could have sent it.
+                ("x-forwarded-uri", "/public"),
+            ]),
+            nginx,
+        );
         assert_eq!(o.host.as_deref(), Some("app.example.com:8443"));
         assert_eq!(o.path.as_deref(), Some("/inbox?id=3"));
         assert_eq!(
@@ -397,23 +409,40 @@ mod tests {
             Some("https://app.example.com:8443/inbox?id=3")
         );
         assert_eq!(o.method.as_deref(), Some("POST"));
+        let forwarded_only = Original::of(
+            &headers(&[
+                ("x-forwarded-host", "a.example"),
+                ("x-forwarded-uri", "/public"),
+            ]),
+            nginx,
+        );
+        assert_eq!(forwarded_only, Original::default());
     }
 
     #[test]
     fn original_request_from_forwarded_headers() {
-        let o = Original::of(&headers(&[
-            ("x-forwarded-proto", "http"),
-            ("x-forwarded-host", "app.localhost:9000"),
-            ("x-forwarded-uri", "/a?b=1"),
-            ("x-forwarded-method", "GET"),
-        ]));
+        let found = RedirectStyle::Found;
+        let o = Original::of(
+            &headers(&[
+                ("x-forwarded-proto", "http"),
+                ("x-forwarded-host", "app.localhost:9000"),
+                ("x-forwarded-uri", "/a?b=1"),
+                ("x-forwarded-method", "GET"),
+                // Never read at /auth/check: Caddy and Traefik pass a client's through.
+                ("x-original-url", "https://app.localhost/public"),
+            ]),
+            found,
+        );
         assert_eq!(o.url.as_deref(), Some("http://app.localhost:9000/a?b=1"));
-        let unknown = Original::of(&headers(&[]));
+        let unknown = Original::of(&headers(&[]), found);
         assert_eq!(unknown, Original::default());
-        let no_scheme = Original::of(&headers(&[
-            ("x-forwarded-host", "app.example.com"),
-            ("x-forwarded-uri", "/x"),
-        ]));
+        let no_scheme = Original::of(
+            &headers(&[
+                ("x-forwarded-host", "app.example.com"),
+                ("x-forwarded-uri", "/x"),
+            ]),
+            found,
+        );
         assert_eq!(no_scheme.url.as_deref(), Some("https://app.example.com/x"));
     }
 

@@ -29,13 +29,19 @@ policy = "second_factor"
 
 const REMEMBER: &str = "tsuzuki_remember";
 
-/// The headers Caddy and Traefik send for the original request.
+/// The headers a proxy sends for the original request: those Caddy and Traefik send (read at
+/// /auth/check) and those the nginx recipe sends (read at /auth/request), saying the same.
 pub fn forwarded(host: &str, uri: &str) -> HeaderMap {
     let mut h = HeaderMap::new();
     h.insert("x-forwarded-proto", "https".parse().unwrap());
     h.insert("x-forwarded-host", host.parse().unwrap());
     h.insert("x-forwarded-uri", uri.parse().unwrap());
     h.insert("x-forwarded-method", "GET".parse().unwrap());
+    h.insert(
+        "x-original-url",
+        format!("https://{host}{uri}").parse().unwrap(),
+    );
+    h.insert("x-original-method", "GET".parse().unwrap());
     h
 }
 
@@ -420,6 +426,43 @@ async fn second_factor_policy_steps_up_and_returns(kind: Kind) {
     app.finish().await;
 }
 
+/// Each endpoint reads only its own proxy's headers for the original URL: a client's
+/// X-Original-URL passed through by Caddy cannot pick a policy at /auth/check, nor a client's
+/// X-Forwarded-Uri passed through by nginx at /auth/request.
+async fn a_client_cannot_steer_the_policy_with_the_other_proxys_headers(kind: Kind) {
+    let Some(app) = spawn_app(kind, POLICIES).await else {
+        return;
+    };
+    let mut caddy = forwarded("app.apps.example.com", "/inbox");
+    caddy.insert(
+        "x-original-url",
+        "https://app.apps.example.com/public/x".parse().unwrap(),
+    );
+    assert_eq!(
+        ask(&app, "/auth/check", None, caddy).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let mut nginx = forwarded("app.apps.example.com", "/public/x");
+    nginx.insert(
+        "x-original-url",
+        "https://app.apps.example.com/inbox".parse().unwrap(),
+    );
+    assert_eq!(
+        ask(&app, "/auth/request", None, nginx).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    // The honest headers of each proxy do reach the public rule.
+    for path in ["/auth/check", "/auth/request"] {
+        let public = forwarded("app.apps.example.com", "/public/x");
+        assert_eq!(
+            ask(&app, path, None, public).await.status(),
+            StatusCode::OK,
+            "{path}"
+        );
+    }
+    app.finish().await;
+}
+
 /// R11 with `session.cookie_domain`: session and remember-me cookies carry the Domain so every
 /// subdomain's proxy sees them; the rest stays host-only.
 #[tokio::test]
@@ -492,4 +535,5 @@ both_backends!(
     policies_per_host_and_path,
     remember_me_restored_only_when_the_proxy_relays_cookies,
     second_factor_policy_steps_up_and_returns,
+    a_client_cannot_steer_the_policy_with_the_other_proxys_headers,
 );

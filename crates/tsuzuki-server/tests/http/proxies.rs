@@ -261,6 +261,25 @@ async fn sign_in_through_the_proxy(app: &TestApp, port: u16, user_id: &str) -> r
         "forged identity reached the app"
     );
     assert_eq!(seen["email"], serde_json::Value::Null);
+    // Nor can a client pick the public route's policy for a protected URL with headers of its
+    // own: the recipe reports the URL itself.
+    let r = stranger
+        .get(format!("http://{APP}:{port}/inbox"))
+        .header(
+            "x-original-url",
+            format!("http://{APP}:{port}/public/about"),
+        )
+        .header("x-forwarded-uri", "/public/about")
+        .header("x-forwarded-host", APP)
+        .header("accept", "application/json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        StatusCode::UNAUTHORIZED,
+        "policy steered by client headers"
+    );
     let _ = app;
     browser
 }
