@@ -200,7 +200,11 @@ async fn answer(
 ) -> Result<Response, AppError> {
     let policy = policy_of(state, headers, style);
     let relay = headers.get(RELAY_COOKIES).and_then(|v| v.to_str().ok()) == Some("1");
-    let session = if relay {
+    // Restore only where a restored session can pass: it is never a recent sign-in nor a second
+    // factor, and a refusal's cookies do not reach the browser through nginx's error page, so a
+    // rotation there would be lost (and its next use look like theft).
+    let restore = relay && matches!(policy, Policy::Public | Policy::SignedIn);
+    let session = if restore {
         ctx.session(activity(headers)).await
     } else {
         match ctx.session_cookie() {
@@ -222,7 +226,7 @@ async fn answer(
         }
         Err(r) => {
             // SEC-21: a dead session cookie is cleared (harmless whether relayed or not).
-            if !relay && r != Rejection::Missing {
+            if !restore && r != Rejection::Missing {
                 ctx.set_cookie(state.cookies.clear_session());
             }
             (None, Some(r))

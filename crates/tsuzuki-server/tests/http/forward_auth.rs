@@ -333,6 +333,23 @@ async fn remember_me_restored_only_when_the_proxy_relays_cookies(kind: Kind) {
             .iter()
             .any(|c| c.starts_with(&format!("{REMEMBER}=")))
     );
+    // A route a restored session could not pass anyway is not worth a rotation whose cookies a
+    // refusal would not carry to the browser: nothing is restored there.
+    let mut stricter = browser_page(forwarded("app.apps.example.com", "/admin"));
+    stricter.insert("x-tsuzuki-relay-cookies", "1".parse().unwrap());
+    let r = ask(
+        &app,
+        "/auth/request",
+        Some(&format!("{REMEMBER}={rotated}")),
+        stricter,
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    assert!(
+        set_cookie_value(r.headers(), REMEMBER).is_none(),
+        "rotated on a refusal"
+    );
+    assert!(location(&r).contains("/sign-in?return_to="));
     // The restored session is a session like any other.
     let jar = format!("{}={session}", app.cookie_name());
     assert_eq!(
