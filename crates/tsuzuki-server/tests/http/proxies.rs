@@ -114,7 +114,19 @@ impl Proxy {
 }
 
 impl Drop for Proxy {
+    /// SIGTERM first, so that nginx's master stops its workers (a SIGKILLed master leaves them
+    /// running, holding the port); SIGKILL only if it has not exited within 5 s.
     fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        for _ in 0..100 {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
