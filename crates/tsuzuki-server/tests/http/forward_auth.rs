@@ -159,14 +159,11 @@ async fn return_urls_only_to_allowed_hosts(kind: Kind) {
         assert_eq!(r.status(), StatusCode::OK, "{target}");
         // The page form: the same rule decides where the browser goes.
         let browser = browser();
-        let html = browser
-            .get(app.url(&format!("/sign-in?return_to={}", encode(target))))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let html = page_html(
+            &browser,
+            &app.url(&format!("/sign-in?return_to={}", encode(target))),
+        )
+        .await;
         let r = browser
             .post(app.url("/sign-in"))
             .form(&[
@@ -383,14 +380,7 @@ async fn second_factor_policy_steps_up_and_returns(kind: Kind) {
         .unwrap()
         .1
         .to_string();
-    let html = b
-        .get(app.url(&path))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = page_html(&b, &app.url(&path)).await;
     let r = b
         .post(app.url("/account/reauth"))
         .form(&[
@@ -407,14 +397,7 @@ async fn second_factor_policy_steps_up_and_returns(kind: Kind) {
         flow_page.starts_with("/sign-in/flow/"),
         "the factor is asked for: {flow_page}"
     );
-    let html = b
-        .get(app.url(&flow_page))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = page_html(&b, &app.url(&flow_page)).await;
     app.advance(30);
     let r = b
         .post(app.url(&format!("{flow_page}/verify")))

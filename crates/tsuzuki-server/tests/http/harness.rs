@@ -342,6 +342,11 @@ pub async fn error_code(r: Response) -> String {
 }
 
 /// The `csrf` field of a page's first form.
+/// The page at `url` as `client` gets it (a GET, its body as text).
+pub async fn page_html(client: &reqwest::Client, url: &str) -> String {
+    client.get(url).send().await.unwrap().text().await.unwrap()
+}
+
 /// A form field's value as the browser would send it (the template's HTML escapes decoded).
 pub fn form_field(html: &str, name: &str) -> String {
     html.split(&format!("name=\"{name}\" value=\""))
