@@ -41,6 +41,7 @@ contract!(
     password_and_disabled_updates,
     sessions_round_trip_without_the_token,
     touch_never_moves_activity_backwards,
+    touch_batches_of_any_size_with_repeats,
     revocation_deletes_and_feeds,
     revoke_user_sessions_can_keep_one,
     cleanup_deletes_only_expired_sessions,
@@ -215,6 +216,55 @@ async fn touch_never_moves_activity_backwards(store: Arc<dyn Store>, _: String) 
     assert_eq!(s.times.last_active_at, Timestamp(1500));
     assert_eq!(s.last_ip, "198.51.100.8");
     assert_eq!(s.ip, "192.0.2.1", "the sign-in address is kept");
+}
+
+/// A batch larger than one statement's rows, with one session listed twice (S2): every session
+/// gets its latest activity, and the repeat keeps the later time whatever its position.
+async fn touch_batches_of_any_size_with_repeats(store: Arc<dyn Store>, _: String) {
+    let id = user(&*store, "a@example.com").await;
+    let mut tokens = Vec::new();
+    for _ in 0..250 {
+        let (token, rec) = session(&id, 1000, 5000);
+        store.insert_session(&rec).await.unwrap();
+        tokens.push(token);
+    }
+    let mut batch: Vec<SessionTouch> = tokens
+        .iter()
+        .enumerate()
+        .map(|(n, t)| SessionTouch {
+            id_hash: t.hash(),
+            last_active_at: Timestamp(2000 + n as i64),
+            ip: format!("198.51.100.{}", n % 250),
+        })
+        .collect();
+    // The first session again, later in the batch but with an older time; the second session
+    // again with a newer time and a new address.
+    batch.push(SessionTouch {
+        id_hash: tokens[0].hash(),
+        last_active_at: Timestamp(1500),
+        ip: "203.0.113.1".into(),
+    });
+    batch.push(SessionTouch {
+        id_hash: tokens[1].hash(),
+        last_active_at: Timestamp(4000),
+        ip: "203.0.113.2".into(),
+    });
+    store.touch_sessions(&batch).await.unwrap();
+    for (n, t) in tokens.iter().enumerate() {
+        let s = store
+            .session_by_hash(&t.hash())
+            .await
+            .unwrap()
+            .unwrap()
+            .session;
+        let (at, ip) = match n {
+            0 => (2000, "198.51.100.0".to_string()),
+            1 => (4000, "203.0.113.2".to_string()),
+            n => (2000 + n as i64, format!("198.51.100.{}", n % 250)),
+        };
+        assert_eq!(s.times.last_active_at, Timestamp(at), "session {n}");
+        assert_eq!(s.last_ip, ip, "session {n}");
+    }
 }
 
 async fn revocation_deletes_and_feeds(store: Arc<dyn Store>, _: String) {
