@@ -8,19 +8,22 @@
 #   1. installs wrk and nginx (Debian) if missing and builds the release binaries;
 #   2. seeds a fresh SQLite data directory with one user and BENCH_SESSIONS sessions;
 #   3. starts, all pinned to core 0: the upstream application (bench/bare-server, "200 ok"),
-#      tsuzuki, and one nginx worker with two servers — one proxying to the upstream as it is,
+#      tsuzuki, and one nginx worker with four servers — one proxying to the upstream as it is,
 #      one protecting it with the recipe in docs/proxies/nginx/ (auth_request to tsuzuki's
-#      /auth/request for every request, the identity headers passed on);
-#   4. wrk (pinned to core 1) in alternating rounds against the two nginx servers: requests
+#      /auth/request for every request, the identity headers passed on), one whose
+#      auth_request the upstream itself answers, and (information, not a recipe) one where nginx
+#      caches each yes for 2 s per cookie and URL;
+#   4. wrk (pinned to core 1) in alternating rounds against the nginx servers: requests
 #      rotate over 1,000 seeded session cookies; every response must be a 200, and through the
 #      protected server it must carry the seeded user's id (added to the response by the bench's
 #      nginx configuration from the identity tsuzuki gave);
-#   5. prints the median of the rounds' ratios (with auth / without), and both rates; and, for
+#   5. prints the median of the rounds' ratios (with auth / without), the rates; and, for
 #      information, the same ratio for an auth_request answered at once by the upstream itself
-#      (what nginx's subrequest costs by itself, whoever answers it).
+#      (what nginx's subrequest costs by itself, whoever answers it) and with nginx's cache (with
+#      the share of requests that still reached tsuzuki).
 # Knobs: BENCH_DURATION (10 s per round), BENCH_ROUNDS (5), BENCH_SESSIONS (10000),
 # BENCH_CONNECTIONS (64), BENCH_PORT (18480: tsuzuki; +1 upstream, +2 nginx plain, +3 nginx
-# with auth), BENCH_SKIP_BUILD=1 with BENCH_BIN=DIR.
+# with auth, +4 the null auth server, +5 nginx's cache), BENCH_SKIP_BUILD=1 with BENCH_BIN=DIR.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -35,6 +38,8 @@ UP_PORT=$((PORT + 1))
 PLAIN_PORT=$((PORT + 2))
 AUTH_PORT=$((PORT + 3))
 NULL_PORT=$((PORT + 4))
+CACHED_PORT=$((PORT + 5))
+NULL_AUTH_PORT=$((PORT + 6))
 SERVER_CORE=0
 LOADER_CORE=1
 EMAIL=bench@example.com
@@ -88,8 +93,15 @@ wait_http "http://127.0.0.1:$PORT/readyz" 30 || die "tsuzuki did not start: $(ta
 taskset -c $SERVER_CORE "$BIN/bare-server" "$UP_PORT" >"$WORK/upstream.log" 2>&1 &
 PIDS+=("$!")
 wait_http "http://127.0.0.1:$UP_PORT/" 10 || die "the upstream did not start"
+# The auth server that says yes at once: the same bare server, answering without a body as
+# tsuzuki's yes does (nginx reconnects after every auth answer that has a body).
+taskset -c $SERVER_CORE "$BIN/bare-server" "$NULL_AUTH_PORT" --empty >"$WORK/null-auth.log" 2>&1 &
+PIDS+=("$!")
+wait_http "http://127.0.0.1:$NULL_AUTH_PORT/" 10 || die "the null auth server did not start"
 
 mkdir -p "$WORK/nginx"
+# nginx's workers run as another user when started by root: they must reach the answer cache.
+chmod 755 "$WORK"
 cat >"$WORK/nginx/nginx.conf" <<EOF
 worker_processes 1;
 pid $WORK/nginx/nginx.pid;
@@ -102,8 +114,10 @@ http {
     fastcgi_temp_path $WORK/nginx/fastcgi;
     uwsgi_temp_path $WORK/nginx/uwsgi;
     scgi_temp_path $WORK/nginx/scgi;
-    upstream tsuzuki { server 127.0.0.1:$PORT; keepalive 32; }
-    upstream app { server 127.0.0.1:$UP_PORT; keepalive 32; }
+    upstream tsuzuki { server 127.0.0.1:$PORT; keepalive 64; }
+    upstream app { server 127.0.0.1:$UP_PORT; keepalive 64; }
+    upstream null_auth { server 127.0.0.1:$NULL_AUTH_PORT; keepalive 64; }
+    proxy_cache_path $WORK/nginx/answers levels=1:2 keys_zone=answers:1m max_size=16m inactive=1m use_temp_path=off;
     # Without forward-auth: the same upstream, the same proxy settings.
     server {
         listen 127.0.0.1:$PLAIN_PORT;
@@ -113,13 +127,13 @@ http {
             proxy_pass http://app;
         }
     }
-    # (Information) auth_request to an "auth server" that answers 200 at once (the upstream
-    # itself): what nginx's subrequest costs by itself, whatever answers it.
+    # (Information) auth_request to an "auth server" that answers 200 at once (the bare server
+    # with an empty body): what nginx's subrequest costs by itself, whatever answers it.
     server {
         listen 127.0.0.1:$NULL_PORT;
         location = /.null-auth {
             internal;
-            proxy_pass http://app;
+            proxy_pass http://null_auth;
             proxy_http_version 1.1;
             proxy_set_header Connection "";
             proxy_pass_request_body off;
@@ -146,6 +160,35 @@ http {
             proxy_pass http://app;
         }
     }
+    # (Information, not a recipe) the same, but nginx keeps each yes for 2 s per cookie and URL
+    # (proxy_cache): what caching the answer in nginx would buy. Not offered as a recipe: it
+    # delays revocations by that long, stores the cookie in clear as the cache key, and (see
+    # docs/benchmarks.md) does not make nginx faster.
+    server {
+        listen 127.0.0.1:$CACHED_PORT;
+        location = /.tsuzuki/auth {
+            internal;
+            proxy_pass http://tsuzuki/auth/request;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_pass_request_body off;
+            proxy_set_header Content-Length "";
+            proxy_set_header X-Original-URL \$scheme://\$http_host\$request_uri;
+            proxy_set_header X-Original-Method \$request_method;
+            proxy_cache answers;
+            proxy_cache_key \$http_cookie\$request_uri;
+            proxy_cache_valid 200 2s;
+            proxy_ignore_headers Cache-Control Expires;
+        }
+        location @tsuzuki_sign_in { return 401; }
+        location / {
+            include $ROOT/docs/proxies/nginx/tsuzuki-protect.conf;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            add_header x-tsuzuki-user-id \$tsuzuki_user_id always;
+            proxy_pass http://app;
+        }
+    }
 }
 EOF
 taskset -c $SERVER_CORE "$NGINX" -p "$WORK/nginx" -e "$WORK/nginx/error.log" -c "$WORK/nginx/nginx.conf" \
@@ -156,12 +199,18 @@ wait_http "http://127.0.0.1:$PLAIN_PORT/" 10 || die "nginx did not start: $(cat 
 probe=$(curl -s -o /dev/null -D - --max-time 2 -H "Cookie: tsuzuki_session=$(head -1 "$TOKENS")" \
     "http://127.0.0.1:$AUTH_PORT/" | tr -d '\r')
 grep -qi "^x-tsuzuki-user-id: $USER_ID\$" <<<"$probe" || die "the protected server does not let a seeded session through: $probe"
+probe=$(curl -s -o /dev/null -D - --max-time 2 -H "Cookie: tsuzuki_session=$(head -1 "$TOKENS")" \
+    "http://127.0.0.1:$CACHED_PORT/" | tr -d '\r')
+grep -qi "^x-tsuzuki-user-id: $USER_ID\$" <<<"$probe" || die "the cached protected server does not let a seeded session through: $probe"
+# tsuzuki's own count of the checks it answered: with the answer cache, how many reached it.
+checks() { curl -sf --max-time 2 "http://127.0.0.1:$PORT/metrics" | awk '$1 == "tsuzuki_session_checks_total{outcome=\"valid\"}" { print $2 }'; }
 
 log "warm-up (3 s each)"
 run_wrk warmup-plain "http://127.0.0.1:$PLAIN_PORT/" "$TOKENS" "" 3 "$NPID" >/dev/null
 run_wrk warmup-auth "http://127.0.0.1:$AUTH_PORT/" "$TOKENS" "$USER_ID" 3 "$NPID" >/dev/null
+run_wrk warmup-cached "http://127.0.0.1:$CACHED_PORT/" "$TOKENS" "$USER_ID" 3 "$NPID" >/dev/null
 
-plain=() auth=() null=() ratios=() null_ratios=() share=()
+plain=() auth=() null=() ratios=() null_ratios=() share=() cached=() cached_ratios=() asked=()
 for r in $(seq "$ROUNDS"); do
     wait_quiet "plain round $r"
     p=$(run_wrk "plain-$r" "http://127.0.0.1:$PLAIN_PORT/" "$TOKENS" "" "$DURATION" "$NPID")
@@ -178,13 +227,23 @@ for r in $(seq "$ROUNDS"); do
     ratios+=("$(awk -v a="$(kv "$a" rps)" -v p="$(kv "$p" rps)" 'BEGIN { printf "%.3f", a / p }')")
     auth_lines+=("$a") plain_lines+=("$p")
     share+=("$(awk -v a="$(kv "$a" rps)" -v z="$(kv "$z" rps)" 'BEGIN { printf "%.3f", a / z }')")
+    wait_quiet "cached round $r"
+    c0=$(checks)
+    c=$(run_wrk "cached-$r" "http://127.0.0.1:$CACHED_PORT/" "$TOKENS" "$USER_ID" "$DURATION" "$NPID")
+    c1=$(checks)
+    log "  $c (checks answered by tsuzuki: $((c1 - c0)))"
+    cached+=("$(kv "$c" rps)") cached_lines+=("$c")
+    cached_ratios+=("$(awk -v c="$(kv "$c" rps)" -v p="$(kv "$p" rps)" 'BEGIN { printf "%.3f", c / p }')")
+    asked+=("$(awk -v n="$((c1 - c0))" -v q="$(kv "$c" requests)" 'BEGIN { printf "%.3f", n / q }')")
 done
+cached_ratio=$(printf '%s\n' "${cached_ratios[@]}" | median)
 ratio=$(printf '%s\n' "${ratios[@]}" | median)
 summary="$(date -u +%Y-%m-%dT%H:%M:%SZ), commit $(git rev-parse --short HEAD 2>/dev/null || echo '?'), $(nproc --all) cores
 | nginx → upstream, without forward-auth (median of $ROUNDS × ${DURATION} s, wrk -t1 -c$CONNS) | $(printf '%s\n' "${plain[@]}" | median) req/s |
 | nginx → tsuzuki /auth/request + upstream (same) | $(printf '%s\n' "${auth[@]}" | median) req/s |
 | ratio with / without (median of the rounds' ratios: ${ratios[*]}) | $ratio (target ≥ 0.7: $(awk -v r="$ratio" 'BEGIN { print (r >= 0.7 ? "met" : "**missed**") }')) |
+| (information) nginx caching each yes for 2 s (proxy_cache) → tsuzuki + upstream | $(printf '%s\n' "${cached[@]}" | median) req/s, ratio $cached_ratio (rounds: ${cached_ratios[*]}); tsuzuki answered a share of $(printf '%s\n' "${asked[@]}" | median) of them |
 | (information) nginx → an auth server answering 200 at once + upstream | $(printf '%s\n' "${null[@]}" | median) req/s, ratio $(printf '%s\n' "${null_ratios[@]}" | median) (rounds: ${null_ratios[*]}) |
 | (information) tsuzuki against the auth server answering at once (median of the rounds' ratios: ${share[*]}) | $(printf '%s\n' "${share[@]}" | median) |
-| p99 with forward-auth (median of rounds) | $(col p99_us "${auth_lines[@]}" | awk '{ printf "%.2f ms", $1 / 1000 }') |"
+| p99 with forward-auth (median of rounds) | $(col p99_us "${auth_lines[@]}" | awk '{ printf "%.2f ms", $1 / 1000 }'); with the answer cache $(col p99_us "${cached_lines[@]}" | awk '{ printf "%.2f ms", $1 / 1000 }'); without $(col p99_us "${plain_lines[@]}" | awk '{ printf "%.2f ms", $1 / 1000 }') |"
 echo "$summary" | tee "$RESULTS/latest-proxy.md"

@@ -7,7 +7,10 @@
 //! process may run on, so one under `taskset -c 0`), the same hyper HTTP/1 connection builder
 //! with keep-alive, `TCP_NODELAY` and one spawned task per connection.
 //!
-//! Usage: `bare-server PORT` (listens on 127.0.0.1:PORT).
+//! Usage: `bare-server PORT [--empty]` (listens on 127.0.0.1:PORT). With `--empty` the answer
+//! has no body, as tsuzuki's forward-auth yes: bench/proxy.sh's "auth server that answers at
+//! once" needs that, because nginx keeps an `auth_request`'s upstream connection open only when
+//! the answer has no body (it does not read one), and a body would make it reconnect every time.
 
 use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
@@ -18,15 +21,15 @@ use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::net::TcpListener;
 
-async fn ok(_request: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
-    Ok(Response::new(Full::new(Bytes::from_static(b"ok"))))
+async fn answer(body: &'static [u8]) -> Result<Response<Full<Bytes>>, Infallible> {
+    Ok(Response::new(Full::new(Bytes::from_static(body))))
 }
 
 fn main() -> std::process::ExitCode {
     let port: u16 = match std::env::args().nth(1).map(|p| p.parse()) {
         Some(Ok(p)) => p,
         _ => {
-            eprintln!("usage: bare-server PORT");
+            eprintln!("usage: bare-server PORT [--empty]");
             return std::process::ExitCode::from(2);
         }
     };
@@ -41,7 +44,12 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(serve(SocketAddr::from(([127, 0, 0, 1], port)))) {
+    let body: &'static [u8] = if std::env::args().nth(2).as_deref() == Some("--empty") {
+        b""
+    } else {
+        b"ok"
+    };
+    match runtime.block_on(serve(SocketAddr::from(([127, 0, 0, 1], port)), body)) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");
@@ -50,7 +58,7 @@ fn main() -> std::process::ExitCode {
     }
 }
 
-async fn serve(addr: SocketAddr) -> std::io::Result<()> {
+async fn serve(addr: SocketAddr, body: &'static [u8]) -> std::io::Result<()> {
     let listener = TcpListener::bind(addr).await?;
     println!(
         "bare-server listening on {} ({} worker thread(s) available)",
@@ -72,7 +80,10 @@ async fn serve(addr: SocketAddr) -> std::io::Result<()> {
             let _ = hyper::server::conn::http1::Builder::new()
                 .timer(TokioTimer::new())
                 .header_read_timeout(Duration::from_secs(10))
-                .serve_connection(TokioIo::new(stream), hyper::service::service_fn(ok))
+                .serve_connection(
+                    TokioIo::new(stream),
+                    hyper::service::service_fn(move |_request: Request<Incoming>| answer(body)),
+                )
                 .await;
         });
     }

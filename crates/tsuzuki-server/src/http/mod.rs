@@ -26,7 +26,7 @@ pub mod templates;
 
 use crate::account::Account;
 use crate::config::Config;
-use crate::metrics::{Metrics, Status};
+use crate::metrics::Metrics;
 use crate::remember::RememberMe;
 use crate::sessions::{Rejection, Sessions};
 use crate::signin::SignIn;
@@ -310,20 +310,56 @@ async fn frame(State(state): State<AppState>, request: Request, next: Next) -> R
 
 /// What every response gets on its way out, on the full path and the fast path alike.
 pub fn finish_response(state: &AppState, response: &mut Response) {
+    if response.extensions().get::<BodilessAnswer>().is_some() {
+        return finish_bodiless_answer(state, response);
+    }
     security_headers(response, state.config.is_https());
-    let class = match response.status().as_u16() {
-        100..=199 => "1xx",
-        200..=299 => "2xx",
-        300..=399 => "3xx",
-        400..=499 => "4xx",
-        _ => "5xx",
-    };
-    state
-        .metrics
-        .http_responses
-        .get_or_create(&Status { class })
-        .inc();
+    state.metrics.count_response(response.status().as_u16());
 }
+
+/// [`finish_response`] for a [`BodilessAnswer`]; the fast path calls it directly.
+pub fn finish_bodiless_answer(state: &AppState, response: &mut Response) {
+    bodiless_answer_headers(response, state.config.is_https());
+    state.metrics.count_response(response.status().as_u16());
+}
+
+/// Marks a forward-auth yes (`/auth/check`, `/auth/request`): an answer without a body, read by
+/// a proxy or a host application and never rendered.
+#[derive(Debug, Clone, Copy)]
+pub struct BodilessAnswer;
+
+/// The security headers of a [`BodilessAnswer`]: what still means something for a response
+/// without content — no caching (SEC-23), no sniffing, no referrer, a CSP that allows nothing at
+/// all (so no framing either, SEC-63), HSTS — and not the headers that only govern a rendered
+/// document's windows and embedding (X-Frame-Options, COOP, CORP), nor the page CSP's list of
+/// what a page may load. Measured: the check is the hot path, and each header costs it a map
+/// insert and its bytes on the wire (docs/benchmarks.md).
+fn bodiless_answer_headers(response: &mut Response, https: bool) {
+    let h = response.headers_mut();
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+        ),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if https {
+        h.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static(HSTS),
+        );
+    }
+}
+
+const HSTS: &str = "max-age=31536000; includeSubDomains";
 
 // Header names built at compile time (parsing them per response showed up in profiles).
 const COOP: HeaderName = HeaderName::from_static("cross-origin-opener-policy");
@@ -359,7 +395,7 @@ fn security_headers(response: &mut Response, https: bool) {
     if https {
         h.insert(
             header::STRICT_TRANSPORT_SECURITY,
-            HeaderValue::from_static("max-age=31536000; includeSubDomains"),
+            HeaderValue::from_static(HSTS),
         );
     }
 }

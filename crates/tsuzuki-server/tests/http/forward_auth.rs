@@ -491,6 +491,61 @@ async fn cookies_shared_across_subdomains_when_configured() {
 }
 
 /// `POST /api/sign-in` for a@example.com with "keep me signed in".
+/// A yes has the same headers whichever path answers it — the full path (a HEAD, which the
+/// fast path leaves to the router) and the fast path (a GET of a cached session): identity, and
+/// the security headers that mean something for an answer without a body: no-store (SEC-23),
+/// nosniff, no referrer, a CSP that allows nothing (SEC-63).
+async fn a_yes_has_the_same_headers_on_both_paths(kind: Kind) {
+    let Some(app) = spawn_app(kind, POLICIES).await else {
+        return;
+    };
+    app.create_user("a@example.com").await;
+    let session = app.signed_in("a@example.com").await;
+    let jar = format!("{}={session}", app.cookie_name());
+    for endpoint in ["/auth/check", "/auth/request"] {
+        let mut seen = Vec::new();
+        for method in [
+            reqwest::Method::HEAD,
+            reqwest::Method::GET,
+            reqwest::Method::GET,
+        ] {
+            let r = app
+                .http
+                .request(method.clone(), app.url(endpoint))
+                .headers(browser_page(forwarded("app.apps.example.com", "/inbox")))
+                .header("cookie", &jar)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), StatusCode::OK, "{method} {endpoint}");
+            let h = r.headers();
+            assert_eq!(h["cache-control"], "no-store");
+            assert_eq!(h["x-content-type-options"], "nosniff");
+            assert_eq!(h["referrer-policy"], "no-referrer");
+            let csp = h["content-security-policy"].to_str().unwrap();
+            for directive in [
+                "default-src 'none'",
+                "frame-ancestors 'none'",
+                "base-uri 'none'",
+            ] {
+                assert!(csp.contains(directive), "{csp}");
+            }
+            let mut names: Vec<(String, String)> = h
+                .iter()
+                .filter(|(n, _)| n.as_str() != "date")
+                .map(|(n, v)| (n.to_string(), v.to_str().unwrap().to_string()))
+                .collect();
+            names.sort();
+            seen.push(names);
+        }
+        assert_eq!(
+            seen[0], seen[2],
+            "{endpoint}: full path and fast path differ"
+        );
+    }
+    app.finish().await;
+}
+
 async fn sign_in_remembered(app: &TestApp) -> reqwest::Response {
     app.http
         .post(app.url("/api/sign-in"))
@@ -536,4 +591,5 @@ both_backends!(
     remember_me_restored_only_when_the_proxy_relays_cookies,
     second_factor_policy_steps_up_and_returns,
     a_client_cannot_steer_the_policy_with_the_other_proxys_headers,
+    a_yes_has_the_same_headers_on_both_paths,
 );
