@@ -6,10 +6,9 @@
 //! dummy hash made with the same parameters, so "no such account" costs as much as "wrong
 //! password" (SEC-56).
 
-use argon2::password_hash::phc::PasswordHash;
-use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
-use argon2::{Algorithm, Argon2, Params, Version};
-use std::sync::Arc;
+use argon2::password_hash::phc::{Output, ParamsString, PasswordHash, Salt};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::Semaphore;
 
@@ -37,6 +36,32 @@ pub struct PasswordHasher {
     queue_timeout: Duration,
     dummy: Arc<str>,
     in_flight: prometheus_client::metrics::gauge::Gauge,
+    workspaces: Arc<Workspaces>,
+}
+
+/// Argon2's working memory (19 MiB by default), kept and reused: at most one per hashing slot,
+/// allocated at the first hash that needs it. Allocated per hash instead, each blocking-pool
+/// thread's allocator kept its own freed copy for a while, so a burst of sign-ins held several
+/// (resident memory 62 MiB instead of 42 after one, docs/benchmarks.md), and every hash paid for
+/// faulting 19 MiB of fresh pages in. Wiped after each use, as argon2 wipes its own.
+#[derive(Default)]
+struct Workspaces(Mutex<Vec<Vec<Block>>>);
+
+impl Workspaces {
+    fn with<T>(&self, blocks: usize, work: impl FnOnce(&mut [Block]) -> T) -> T {
+        let taken = self.0.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        let mut memory = taken.unwrap_or_default();
+        if memory.len() < blocks {
+            memory.resize(blocks, Block::new());
+        }
+        let result = work(&mut memory[..blocks]);
+        memory.fill(Block::new());
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(memory);
+        result
+    }
 }
 
 impl PasswordHasher {
@@ -50,16 +75,15 @@ impl PasswordHasher {
         let params = Params::new(memory_kib, iterations, parallelism, None)
             .map_err(|e| HashError::Failed(e.to_string()))?;
         let dummy_password: [u8; 16] = tsuzuki_core::token::random_bytes();
-        let dummy = argon(&params)
-            .hash_password(&dummy_password)
-            .map_err(|e| HashError::Failed(e.to_string()))?
-            .to_string();
+        let workspaces = Arc::new(Workspaces::default());
+        let dummy = hash_phc(&workspaces, &params, &dummy_password)?;
         Ok(PasswordHasher {
             params,
             slots: Arc::new(Semaphore::new(concurrency.max(1))),
             queue_timeout,
             dummy: dummy.into(),
             in_flight: Default::default(),
+            workspaces,
         })
     }
 
@@ -70,13 +94,9 @@ impl PasswordHasher {
 
     pub async fn hash(&self, password: String) -> Result<String, HashError> {
         let params = self.params.clone();
-        self.run(move || {
-            argon(&params)
-                .hash_password(password.as_bytes())
-                .map(|h| h.to_string())
-                .map_err(|e| HashError::Failed(e.to_string()))
-        })
-        .await
+        let workspaces = self.workspaces.clone();
+        self.run(move || hash_phc(&workspaces, &params, password.as_bytes()))
+            .await
     }
 
     /// Check `password` against `stored`, or against the dummy hash when there is no account.
@@ -86,21 +106,23 @@ impl PasswordHasher {
         stored: Option<String>,
     ) -> Result<Verification, HashError> {
         let params = self.params.clone();
+        let workspaces = self.workspaces.clone();
         let real = stored.is_some();
         let phc = stored.unwrap_or_else(|| self.dummy.to_string());
         self.run(move || {
-            let Ok(parsed) = PasswordHash::new(&phc) else {
+            let parsed = PasswordHash::new(&phc).ok();
+            let checked = parsed.as_ref().and_then(|p| {
+                matches_phc(&workspaces, p, password.as_bytes()).map(|matches| (p, matches))
+            });
+            let Some((parsed, matches)) = checked else {
                 // A corrupt stored hash never matches; still spend the time of a real check.
-                let _ = argon(&params).hash_password(password.as_bytes());
+                let _ = hash_phc(&workspaces, &params, password.as_bytes());
                 return Ok(Verification {
                     matches: false,
                     needs_rehash: false,
                 });
             };
-            let matches = argon(&params)
-                .verify_password(password.as_bytes(), &parsed)
-                .is_ok();
-            let needs_rehash = real && matches && !same_parameters(&parsed, &params);
+            let needs_rehash = real && matches && !same_parameters(parsed, &params);
             Ok(Verification {
                 matches: matches && real,
                 needs_rehash,
@@ -163,6 +185,52 @@ fn argon(params: &Params) -> Argon2<'static> {
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone())
 }
 
+/// A new argon2id hash of `password` in PHC form, with a fresh 128-bit salt from the OS CSPRNG.
+fn hash_phc(
+    workspaces: &Workspaces,
+    params: &Params,
+    password: &[u8],
+) -> Result<String, HashError> {
+    let failed = |e: &dyn std::fmt::Display| HashError::Failed(e.to_string());
+    let salt: [u8; 16] = tsuzuki_core::token::random_bytes();
+    let mut out = [0u8; Params::DEFAULT_OUTPUT_LEN];
+    workspaces
+        .with(params.block_count(), |memory| {
+            argon(params).hash_password_into_with_memory(password, &salt, &mut out, memory)
+        })
+        .map_err(|e| failed(&e))?;
+    let phc = PasswordHash {
+        algorithm: Algorithm::Argon2id.ident(),
+        version: Some(Version::V0x13.into()),
+        params: ParamsString::try_from(params).map_err(|e| failed(&e))?,
+        salt: Some(Salt::new(&salt).map_err(|e| failed(&e))?),
+        hash: Some(Output::new(&out).map_err(|e| failed(&e))?),
+    };
+    Ok(phc.to_string())
+}
+
+/// Does `password` match the stored hash, computed with the stored hash's own algorithm,
+/// version and parameters? `None` when the stored hash cannot be used (corrupt, unknown
+/// algorithm, no salt or output). The comparison is constant-time (`Output`'s `==`).
+fn matches_phc(workspaces: &Workspaces, stored: &PasswordHash, password: &[u8]) -> Option<bool> {
+    let algorithm = Algorithm::try_from(stored.algorithm.as_str()).ok()?;
+    let version = match stored.version {
+        Some(v) => Version::try_from(v).ok()?,
+        None => Version::default(),
+    };
+    let params = Params::try_from(stored).ok()?;
+    let (salt, expected) = (stored.salt.as_ref()?, stored.hash.as_ref()?);
+    let mut buffer = [0u8; Output::MAX_LENGTH];
+    let out = buffer.get_mut(..expected.len())?;
+    let argon = Argon2::new(algorithm, version, params.clone());
+    workspaces
+        .with(params.block_count(), |memory| {
+            argon.hash_password_into_with_memory(password, salt, out, memory)
+        })
+        .ok()?;
+    Some(Output::new(out).ok()? == *expected)
+}
+
 fn same_parameters(hash: &PasswordHash, params: &Params) -> bool {
     hash.algorithm.as_str() == "argon2id"
         && Params::try_from(hash).is_ok_and(|p| {
@@ -198,6 +266,64 @@ mod tests {
         );
         let bad = h.verify("wrong".into(), Some(phc)).await.unwrap();
         assert!(!bad.matches);
+    }
+
+    /// Hashes stored before the reused workspaces (made by argon2's own hasher) still verify, and
+    /// the new ones verify with argon2's own verifier: the same PHC strings either way.
+    #[tokio::test]
+    async fn hashes_interoperate_with_argon2s_own_hasher() {
+        use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
+        let params = Params::new(19_456, 2, 1, None).unwrap();
+        let theirs = argon(&params)
+            .hash_password(b"correct horse battery")
+            .unwrap()
+            .to_string();
+        let h = hasher(19_456, 2);
+        let v = h
+            .verify("correct horse battery".into(), Some(theirs.clone()))
+            .await
+            .unwrap();
+        assert!(v.matches && !v.needs_rehash);
+        assert!(
+            !h.verify("wrong".into(), Some(theirs))
+                .await
+                .unwrap()
+                .matches
+        );
+        let ours = h.hash("correct horse battery".into()).await.unwrap();
+        let parsed = PasswordHash::new(&ours).unwrap();
+        assert!(
+            argon(&params)
+                .verify_password(b"correct horse battery", &parsed)
+                .is_ok()
+        );
+        assert!(argon(&params).verify_password(b"wrong", &parsed).is_err());
+        // A corrupt stored hash never matches.
+        let corrupt = h
+            .verify(
+                "correct horse battery".into(),
+                Some("$argon2id$v=19$nonsense".into()),
+            )
+            .await
+            .unwrap();
+        assert!(!corrupt.matches);
+    }
+
+    /// One workspace per hashing slot, whatever the number of hashes, wiped after use.
+    #[tokio::test]
+    async fn workspaces_are_reused_not_multiplied() {
+        let h = hasher(8_192, 1);
+        for _ in 0..5 {
+            h.hash("correct horse battery".into()).await.unwrap();
+            h.verify("x".into(), None).await.unwrap();
+        }
+        let kept = h.workspaces.0.lock().unwrap();
+        assert_eq!(kept.len(), 1, "concurrency 1: one workspace");
+        assert_eq!(kept[0].len(), 8_192, "8 MiB as 1 KiB blocks");
+        assert!(
+            kept[0].iter().all(|b| b.as_ref().iter().all(|w| *w == 0)),
+            "wiped after use"
+        );
     }
 
     #[tokio::test]
