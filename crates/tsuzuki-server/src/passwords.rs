@@ -8,6 +8,7 @@
 
 use argon2::password_hash::phc::{Output, ParamsString, PasswordHash, Salt};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::Semaphore;
@@ -39,27 +40,40 @@ pub struct PasswordHasher {
     workspaces: Arc<Workspaces>,
 }
 
-/// Argon2's working memory (19 MiB by default), kept and reused: at most one per hashing slot,
-/// allocated at the first hash that needs it. Allocated per hash instead, each blocking-pool
-/// thread's allocator kept its own freed copy for a while, so a burst of sign-ins held several
-/// (resident memory 62 MiB instead of 42 after one, docs/benchmarks.md), and every hash paid for
-/// faulting 19 MiB of fresh pages in. Wiped after each use, as argon2 wipes its own.
+/// Argon2's working memory (19 MiB by default), reused from one hash to the next while sign-ins
+/// queue for a slot, and given back once none waits. Allocated per hash instead, a burst of
+/// sign-ins left a freed copy in each blocking-pool thread's allocator (resident memory 62 MiB
+/// instead of 42 after one, docs/benchmarks.md), and every hash faulted 19 MiB of fresh pages in;
+/// kept for good, it pinned 19 MiB that the rest of the server could otherwise reuse. At most one
+/// per hashing slot exists. Wiped after each use, as argon2 wipes its own.
 #[derive(Default)]
-struct Workspaces(Mutex<Vec<Vec<Block>>>);
+struct Workspaces {
+    pool: Mutex<Vec<Vec<Block>>>,
+    /// Hashes running or waiting for a slot.
+    demand: AtomicUsize,
+    /// Workspaces allocated so far (for the tests).
+    allocated: AtomicUsize,
+}
 
 impl Workspaces {
     fn with<T>(&self, blocks: usize, work: impl FnOnce(&mut [Block]) -> T) -> T {
-        let taken = self.0.lock().unwrap_or_else(|p| p.into_inner()).pop();
-        let mut memory = taken.unwrap_or_default();
+        let taken = self.pool.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        let mut memory = taken.unwrap_or_else(|| {
+            self.allocated.fetch_add(1, Ordering::Relaxed);
+            Vec::new()
+        });
         if memory.len() < blocks {
             memory.resize(blocks, Block::new());
         }
         let result = work(&mut memory[..blocks]);
         memory.fill(Block::new());
-        self.0
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(memory);
+        // Another hash waits (this one still counts itself): hand the memory on.
+        if self.demand.load(Ordering::Acquire) > 1 {
+            self.pool
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(memory);
+        }
         result
     }
 }
@@ -135,6 +149,7 @@ impl PasswordHasher {
         &self,
         work: impl FnOnce() -> Result<T, HashError> + Send + 'static,
     ) -> Result<T, HashError> {
+        let _demand = Demand::count(&self.workspaces);
         let permit = tokio::time::timeout(self.queue_timeout, self.slots.clone().acquire_owned())
             .await
             .map_err(|_| HashError::Busy)?
@@ -150,6 +165,23 @@ impl PasswordHasher {
         .await;
         gauge.dec();
         result.map_err(|e| HashError::Failed(e.to_string()))?
+    }
+}
+
+/// One hash running or waiting, counted in [`Workspaces::demand`] until dropped (also when the
+/// wait times out or the caller goes away).
+struct Demand(Arc<Workspaces>);
+
+impl Demand {
+    fn count(workspaces: &Arc<Workspaces>) -> Demand {
+        workspaces.demand.fetch_add(1, Ordering::AcqRel);
+        Demand(workspaces.clone())
+    }
+}
+
+impl Drop for Demand {
+    fn drop(&mut self) {
+        self.0.demand.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
@@ -309,21 +341,34 @@ mod tests {
         assert!(!corrupt.matches);
     }
 
-    /// One workspace per hashing slot, whatever the number of hashes, wiped after use.
+    /// Sign-ins queued behind one slot share one workspace, wiped after each use, and it is given
+    /// back when none waits.
     #[tokio::test]
-    async fn workspaces_are_reused_not_multiplied() {
+    async fn workspaces_are_shared_by_a_queue_and_given_back() {
         let h = hasher(8_192, 1);
-        for _ in 0..5 {
-            h.hash("correct horse battery".into()).await.unwrap();
-            h.verify("x".into(), None).await.unwrap();
+        let start = h.workspaces.allocated.load(Ordering::Relaxed);
+        let hashes: Vec<_> = (0..4)
+            .map(|_| {
+                let h = h.clone();
+                tokio::spawn(async move { h.hash("correct horse battery".into()).await })
+            })
+            .collect();
+        for hash in hashes {
+            hash.await.unwrap().unwrap();
         }
-        let kept = h.workspaces.0.lock().unwrap();
-        assert_eq!(kept.len(), 1, "concurrency 1: one workspace");
-        assert_eq!(kept[0].len(), 8_192, "8 MiB as 1 KiB blocks");
-        assert!(
-            kept[0].iter().all(|b| b.as_ref().iter().all(|w| *w == 0)),
-            "wiped after use"
+        assert_eq!(
+            h.workspaces.allocated.load(Ordering::Relaxed) - start,
+            1,
+            "four queued hashes, one workspace"
         );
+        assert!(h.workspaces.pool.lock().unwrap().is_empty(), "given back");
+        assert_eq!(h.workspaces.demand.load(Ordering::Relaxed), 0);
+        // Wiped: a workspace handed on holds nothing of the previous hash.
+        let w = Workspaces::default();
+        w.demand.store(2, Ordering::Relaxed);
+        w.with(4, |m| m.iter_mut().for_each(|b| b.as_mut().fill(7)));
+        let kept = w.pool.lock().unwrap();
+        assert!(kept[0].iter().all(|b| b.as_ref().iter().all(|x| *x == 0)));
     }
 
     #[tokio::test]
