@@ -342,6 +342,12 @@ fn bodiless_answer_headers(response: &mut Response, https: bool) {
             "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
         ),
     );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers_for_every_response(h, https);
+}
+
+/// What every response carries, whatever it is: no sniffing, no referrer, HSTS with https.
+fn headers_for_every_response(h: &mut HeaderMap, https: bool) {
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
@@ -350,7 +356,6 @@ fn bodiless_answer_headers(response: &mut Response, https: bool) {
         header::REFERRER_POLICY,
         HeaderValue::from_static("no-referrer"),
     );
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     if https {
         h.insert(
             header::STRICT_TRANSPORT_SECURITY,
@@ -378,26 +383,13 @@ fn security_headers(response: &mut Response, https: bool) {
              object-src 'none'",
         ),
     );
-    h.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    h.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     h.insert(COOP, HeaderValue::from_static("same-origin"));
     h.insert(CORP, HeaderValue::from_static("same-origin"));
     if !h.contains_key(header::CACHE_CONTROL) {
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
-    if https {
-        h.insert(
-            header::STRICT_TRANSPORT_SECURITY,
-            HeaderValue::from_static(HSTS),
-        );
-    }
+    headers_for_every_response(h, https);
 }
 
 #[cfg(test)]
