@@ -45,7 +45,7 @@ pub struct PasswordHasher {
 /// sign-ins left a freed copy in each blocking-pool thread's allocator (resident memory 62 MiB
 /// instead of 42 after one, docs/benchmarks.md), and every hash faulted 19 MiB of fresh pages in;
 /// kept for good, it pinned 19 MiB that the rest of the server could otherwise reuse. At most one
-/// per hashing slot exists. Wiped after each use, as argon2 wipes its own.
+/// per hashing slot exists. Wiped when given back, as argon2 wipes its own.
 #[derive(Default)]
 struct Workspaces {
     pool: Mutex<Vec<Vec<Block>>>,
@@ -66,13 +66,16 @@ impl Workspaces {
             memory.resize(blocks, Block::new());
         }
         let result = work(&mut memory[..blocks]);
-        memory.fill(Block::new());
-        // Another hash waits (this one still counts itself): hand the memory on.
+        // Another hash waits (this one still counts itself): hand the memory on as it is. The
+        // next hash's first pass writes every block before it reads any, so nothing of this one
+        // reaches it, and a wipe per hash would only add 19 MiB of memory traffic to a burst.
         if self.demand.load(Ordering::Acquire) > 1 {
             self.pool
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .push(memory);
+        } else {
+            wipe(&mut memory);
         }
         result
     }
@@ -168,6 +171,11 @@ impl PasswordHasher {
     }
 }
 
+/// Zero the working memory before it goes back to the allocator, as argon2 does with its own.
+fn wipe(memory: &mut [Block]) {
+    memory.fill(Block::new());
+}
+
 /// One hash running or waiting, counted in [`Workspaces::demand`] until dropped (also when the
 /// wait times out or the caller goes away).
 struct Demand(Arc<Workspaces>);
@@ -180,8 +188,26 @@ impl Demand {
 }
 
 impl Drop for Demand {
+    /// The last one out gives back what is still pooled: a workspace handed on to a sign-in that
+    /// then stopped waiting (its queue timeout, or its client gone) would otherwise stay. Wiped
+    /// off the async workers: zeroing 19 MiB takes milliseconds.
     fn drop(&mut self) {
-        self.0.demand.fetch_sub(1, Ordering::AcqRel);
+        if self.0.demand.fetch_sub(1, Ordering::AcqRel) != 1 {
+            return;
+        }
+        let left = std::mem::take(&mut *self.0.pool.lock().unwrap_or_else(|p| p.into_inner()));
+        if left.is_empty() {
+            return;
+        }
+        let give_back = move || {
+            for mut memory in left {
+                wipe(&mut memory);
+            }
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => drop(runtime.spawn_blocking(give_back)),
+            Err(_) => give_back(),
+        }
     }
 }
 
@@ -341,8 +367,8 @@ mod tests {
         assert!(!corrupt.matches);
     }
 
-    /// Sign-ins queued behind one slot share one workspace, wiped after each use, and it is given
-    /// back when none waits.
+    /// Sign-ins queued behind one slot share one workspace, and it is given back (wiped) when
+    /// none waits.
     #[tokio::test]
     async fn workspaces_are_shared_by_a_queue_and_given_back() {
         let h = hasher(8_192, 1);
@@ -363,12 +389,23 @@ mod tests {
         );
         assert!(h.workspaces.pool.lock().unwrap().is_empty(), "given back");
         assert_eq!(h.workspaces.demand.load(Ordering::Relaxed), 0);
-        // Wiped: a workspace handed on holds nothing of the previous hash.
-        let w = Workspaces::default();
-        w.demand.store(2, Ordering::Relaxed);
-        w.with(4, |m| m.iter_mut().for_each(|b| b.as_mut().fill(7)));
-        let kept = w.pool.lock().unwrap();
-        assert!(kept[0].iter().all(|b| b.as_ref().iter().all(|x| *x == 0)));
+        // Handed on to a hash that then stopped waiting: the last one out gives it back.
+        let w = Arc::new(Workspaces::default());
+        {
+            let _first = Demand::count(&w);
+            let _gone = Demand::count(&w);
+            w.with(4, |_| ());
+            assert_eq!(w.pool.lock().unwrap().len(), 1, "handed on");
+        }
+        assert!(
+            w.pool.lock().unwrap().is_empty(),
+            "given back by the last one out"
+        );
+        // What goes back to the allocator is wiped.
+        let mut memory = vec![Block::new(); 4];
+        memory.iter_mut().for_each(|b| b.as_mut().fill(7));
+        wipe(&mut memory);
+        assert!(memory.iter().all(|b| b.as_ref().iter().all(|x| *x == 0)));
     }
 
     #[tokio::test]
