@@ -34,6 +34,7 @@ if [[ ${BENCH_SKIP_BUILD:-0} != 1 ]]; then
     log "building release binaries (tsuzuki, bare-server, seed)"
     cargo build --release --quiet -p tsuzuki -p bare-server -p seed || die "cargo build --release failed"
 fi
+for b in tsuzuki bare-server seed; do [[ -x $BIN/$b ]] || die "$BIN/$b is missing"; done
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/tzcallgrind.XXXXXX")
 # Exported, not passed through `env`: valgrind would profile `env` and not what it runs.
 export TSUZUKI_DATA_DIR="$WORK/data" TSUZUKI_LISTEN="127.0.0.1:$PORT" TSUZUKI_LOG__LEVEL=warn \
@@ -57,16 +58,19 @@ measure() {
     wait_http "$ready" 120 || die "$label did not start under valgrind: $(tail -5 "$WORK/$label.log")"
     BENCH_TOKENS=$WORK/seed/tokens taskset -c $LOADER_CORE wrk -t1 -c$CONNS -d3s \
         -s "$ROOT/bench/wrk/check.lua" "$url" >/dev/null
-    callgrind_control -z "$pid" >/dev/null 2>&1
+    callgrind_control -z "$pid" >"$WORK/$label.control" 2>&1 ||
+        die "$label: callgrind_control -z failed: $(cat "$WORK/$label.control")"
     local out
     out=$(BENCH_TOKENS=$WORK/seed/tokens BENCH_USER=$user BENCH_LABEL=$label \
         taskset -c $LOADER_CORE wrk -t1 -c$CONNS -d"${DURATION}s" -s "$ROOT/bench/wrk/check.lua" "$url" |
         grep '^WRK')
-    callgrind_control -d "$pid" >/dev/null 2>&1
+    callgrind_control -d "$pid" >"$WORK/$label.control" 2>&1 ||
+        die "$label: callgrind_control -d failed: $(cat "$WORK/$label.control")"
     sleep 1
     local requests ok instructions
     requests=$(kv "$out" requests) ok=$(kv "$out" ok)
     [[ $requests -gt 0 && $requests == "$ok" ]] || die "$label: not every answer was right: $out"
+    [[ -f $WORK/$label.$pid.1 ]] || die "$label: callgrind wrote no dump"
     instructions=$(awk '/^summary:/ { print $2 }' "$WORK/$label.$pid.1")
     kill -TERM "$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true

@@ -23,7 +23,8 @@
 #      the share of requests that still reached tsuzuki).
 # Knobs: BENCH_DURATION (10 s per round), BENCH_ROUNDS (5), BENCH_SESSIONS (10000),
 # BENCH_CONNECTIONS (64), BENCH_PORT (18480: tsuzuki; +1 upstream, +2 nginx plain, +3 nginx
-# with auth, +4 the null auth server, +5 nginx's cache), BENCH_SKIP_BUILD=1 with BENCH_BIN=DIR.
+# with auth, +4 nginx with the null auth server, +5 nginx with its cache, +6 the null auth
+# server itself), BENCH_SKIP_BUILD=1 with BENCH_BIN=DIR.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -100,8 +101,9 @@ PIDS+=("$!")
 wait_http "http://127.0.0.1:$NULL_AUTH_PORT/" 10 || die "the null auth server did not start"
 
 mkdir -p "$WORK/nginx"
-# nginx's workers run as another user when started by root: they must reach the answer cache.
-chmod 755 "$WORK"
+# nginx's workers run as another user when started by root: they must reach the answer cache
+# below (711: through, not list).
+chmod 711 "$WORK"
 cat >"$WORK/nginx/nginx.conf" <<EOF
 worker_processes 1;
 pid $WORK/nginx/nginx.pid;
@@ -203,7 +205,12 @@ probe=$(curl -s -o /dev/null -D - --max-time 2 -H "Cookie: tsuzuki_session=$(hea
     "http://127.0.0.1:$CACHED_PORT/" | tr -d '\r')
 grep -qi "^x-tsuzuki-user-id: $USER_ID\$" <<<"$probe" || die "the cached protected server does not let a seeded session through: $probe"
 # tsuzuki's own count of the checks it answered: with the answer cache, how many reached it.
-checks() { curl -sf --max-time 2 "http://127.0.0.1:$PORT/metrics" | awk '$1 == "tsuzuki_session_checks_total{outcome=\"valid\"}" { print $2 }'; }
+checks() {
+    local n
+    n=$(curl -sf --max-time 2 "http://127.0.0.1:$PORT/metrics" | awk '$1 == "tsuzuki_session_checks_total{outcome=\"valid\"}" { print $2 }')
+    [[ $n =~ ^[0-9]+$ ]] || die "cannot read tsuzuki_session_checks_total from tsuzuki's /metrics"
+    echo "$n"
+}
 
 log "warm-up (3 s each)"
 run_wrk warmup-plain "http://127.0.0.1:$PLAIN_PORT/" "$TOKENS" "" 3 "$NPID" >/dev/null

@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::Semaphore;
+use zeroize::Zeroize as _;
 
 #[derive(Debug, thiserror::Error)]
 pub enum HashError {
@@ -40,36 +41,49 @@ pub struct PasswordHasher {
     workspaces: Arc<Workspaces>,
 }
 
-/// Argon2's working memory (19 MiB by default), reused from one hash to the next while sign-ins
-/// queue for a slot, and given back once none waits. Allocated per hash instead, a burst of
+/// Argon2's working memory (19 MiB by default), handed from one hash to the next while sign-ins
+/// wait for a slot, and given back once none waits. Allocated per hash instead, a burst of
 /// sign-ins left a freed copy in each blocking-pool thread's allocator (resident memory 62 MiB
 /// instead of 42 after one, docs/benchmarks.md), and every hash faulted 19 MiB of fresh pages in;
 /// kept for good, it pinned 19 MiB that the rest of the server could otherwise reuse. At most one
-/// per hashing slot exists. Wiped when given back, as argon2 wipes its own.
+/// per hashing slot exists. Zeroed when given back.
 #[derive(Default)]
 struct Workspaces {
     pool: Mutex<Vec<Vec<Block>>>,
-    /// Hashes running or waiting for a slot.
-    demand: AtomicUsize,
-    /// Workspaces allocated so far (for the tests).
+    /// Hashes that wait for a slot or for their workspace (see [`Waiting`]).
+    waiting: AtomicUsize,
+    /// Workspaces allocated so far, and the most blocks one held (for the tests).
     allocated: AtomicUsize,
+    largest: AtomicUsize,
 }
 
 impl Workspaces {
-    fn with<T>(&self, blocks: usize, work: impl FnOnce(&mut [Block]) -> T) -> T {
+    /// Run `work` on `blocks` blocks of working memory; `None` if they cannot be allocated.
+    /// `waiting` is this hash's place in the queue, given up once it holds its memory.
+    fn with<T>(
+        &self,
+        blocks: usize,
+        waiting: Option<Waiting>,
+        work: impl FnOnce(&mut [Block]) -> T,
+    ) -> Option<T> {
         let taken = self.pool.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        drop(waiting);
         let mut memory = taken.unwrap_or_else(|| {
             self.allocated.fetch_add(1, Ordering::Relaxed);
             Vec::new()
         });
         if memory.len() < blocks {
+            // Fallible: a stored hash's parameters are data, and an allocation that cannot be
+            // made must fail this check, not abort the process.
+            memory.try_reserve_exact(blocks - memory.len()).ok()?;
             memory.resize(blocks, Block::new());
+            self.largest.fetch_max(blocks, Ordering::Relaxed);
         }
         let result = work(&mut memory[..blocks]);
-        // Another hash waits (this one still counts itself): hand the memory on as it is. The
-        // next hash's first pass writes every block before it reads any, so nothing of this one
-        // reaches it, and a wipe per hash would only add 19 MiB of memory traffic to a burst.
-        if self.demand.load(Ordering::Acquire) > 1 {
+        // Another hash waits: hand the memory on as it is. The next hash's first pass writes
+        // every block before it reads any, so nothing of this one reaches it, and a wipe per
+        // hash would only add 19 MiB of memory traffic to each sign-in of a burst.
+        if self.waiting.load(Ordering::Acquire) > 0 {
             self.pool
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
@@ -77,7 +91,7 @@ impl Workspaces {
         } else {
             wipe(&mut memory);
         }
-        result
+        Some(result)
     }
 }
 
@@ -93,7 +107,7 @@ impl PasswordHasher {
             .map_err(|e| HashError::Failed(e.to_string()))?;
         let dummy_password: [u8; 16] = tsuzuki_core::token::random_bytes();
         let workspaces = Arc::new(Workspaces::default());
-        let dummy = hash_phc(&workspaces, &params, &dummy_password)?;
+        let dummy = hash_phc(&workspaces, None, &params, &dummy_password)?;
         Ok(PasswordHasher {
             params,
             slots: Arc::new(Semaphore::new(concurrency.max(1))),
@@ -112,7 +126,7 @@ impl PasswordHasher {
     pub async fn hash(&self, password: String) -> Result<String, HashError> {
         let params = self.params.clone();
         let workspaces = self.workspaces.clone();
-        self.run(move || hash_phc(&workspaces, &params, password.as_bytes()))
+        self.run(move |waiting| hash_phc(&workspaces, Some(waiting), &params, password.as_bytes()))
             .await
     }
 
@@ -126,14 +140,21 @@ impl PasswordHasher {
         let workspaces = self.workspaces.clone();
         let real = stored.is_some();
         let phc = stored.unwrap_or_else(|| self.dummy.to_string());
-        self.run(move || {
+        self.run(move |waiting| {
             let parsed = PasswordHash::new(&phc).ok();
-            let checked = parsed.as_ref().and_then(|p| {
-                matches_phc(&workspaces, p, password.as_bytes()).map(|matches| (p, matches))
+            // Parameters far beyond the configured ones are not a hash this server made: treated
+            // as corrupt rather than spending gigabytes on them.
+            let usable = parsed.as_ref().filter(|p| {
+                Params::try_from(*p).is_ok_and(|q| q.m_cost() <= params.m_cost().saturating_mul(4))
+            });
+            let mut waiting = Some(waiting);
+            let checked = usable.and_then(|p| {
+                matches_phc(&workspaces, waiting.take(), p, password.as_bytes())
+                    .map(|matches| (p, matches))
             });
             let Some((parsed, matches)) = checked else {
                 // A corrupt stored hash never matches; still spend the time of a real check.
-                let _ = hash_phc(&workspaces, &params, password.as_bytes());
+                let _ = hash_phc(&workspaces, waiting.take(), &params, password.as_bytes());
                 return Ok(Verification {
                     matches: false,
                     needs_rehash: false,
@@ -150,9 +171,9 @@ impl PasswordHasher {
 
     async fn run<T: Send + 'static>(
         &self,
-        work: impl FnOnce() -> Result<T, HashError> + Send + 'static,
+        work: impl FnOnce(Waiting) -> Result<T, HashError> + Send + 'static,
     ) -> Result<T, HashError> {
-        let _demand = Demand::count(&self.workspaces);
+        let waiting = Waiting::join(&self.workspaces);
         let permit = tokio::time::timeout(self.queue_timeout, self.slots.clone().acquire_owned())
             .await
             .map_err(|_| HashError::Busy)?
@@ -161,7 +182,7 @@ impl PasswordHasher {
         gauge.inc();
         let result = tokio::task::spawn_blocking(move || {
             lower_this_threads_priority();
-            let r = work();
+            let r = work(waiting);
             drop(permit);
             r
         })
@@ -171,28 +192,31 @@ impl PasswordHasher {
     }
 }
 
-/// Zero the working memory before it goes back to the allocator, as argon2 does with its own.
+/// Zero the working memory before it goes back to the allocator (`zeroize`: not optimised away).
 fn wipe(memory: &mut [Block]) {
-    memory.fill(Block::new());
-}
-
-/// One hash running or waiting, counted in [`Workspaces::demand`] until dropped (also when the
-/// wait times out or the caller goes away).
-struct Demand(Arc<Workspaces>);
-
-impl Demand {
-    fn count(workspaces: &Arc<Workspaces>) -> Demand {
-        workspaces.demand.fetch_add(1, Ordering::AcqRel);
-        Demand(workspaces.clone())
+    for block in memory {
+        block.as_mut().zeroize();
     }
 }
 
-impl Drop for Demand {
-    /// The last one out gives back what is still pooled: a workspace handed on to a sign-in that
-    /// then stopped waiting (its queue timeout, or its client gone) would otherwise stay. Wiped
-    /// off the async workers: zeroing 19 MiB takes milliseconds.
+/// A hash's place in the queue for a slot and a workspace, counted in [`Workspaces::waiting`]:
+/// given up when the hash takes its workspace, when its wait for a slot times out, or when its
+/// caller goes away.
+struct Waiting(Arc<Workspaces>);
+
+impl Waiting {
+    fn join(workspaces: &Arc<Workspaces>) -> Waiting {
+        workspaces.waiting.fetch_add(1, Ordering::AcqRel);
+        Waiting(workspaces.clone())
+    }
+}
+
+impl Drop for Waiting {
+    /// The last to stop waiting gives back what is still pooled: a workspace handed on to a
+    /// sign-in that then stopped waiting (its queue timeout, or its client gone) would otherwise
+    /// stay. Zeroed off the async workers: zeroing 19 MiB takes milliseconds.
     fn drop(&mut self) {
-        if self.0.demand.fetch_sub(1, Ordering::AcqRel) != 1 {
+        if self.0.waiting.fetch_sub(1, Ordering::AcqRel) != 1 {
             return;
         }
         let left = std::mem::take(&mut *self.0.pool.lock().unwrap_or_else(|p| p.into_inner()));
@@ -246,6 +270,7 @@ fn argon(params: &Params) -> Argon2<'static> {
 /// A new argon2id hash of `password` in PHC form, with a fresh 128-bit salt from the OS CSPRNG.
 fn hash_phc(
     workspaces: &Workspaces,
+    waiting: Option<Waiting>,
     params: &Params,
     password: &[u8],
 ) -> Result<String, HashError> {
@@ -253,9 +278,10 @@ fn hash_phc(
     let salt: [u8; 16] = tsuzuki_core::token::random_bytes();
     let mut out = [0u8; Params::DEFAULT_OUTPUT_LEN];
     workspaces
-        .with(params.block_count(), |memory| {
+        .with(params.block_count(), waiting, |memory| {
             argon(params).hash_password_into_with_memory(password, &salt, &mut out, memory)
         })
+        .ok_or_else(|| failed(&"cannot allocate the working memory"))?
         .map_err(|e| failed(&e))?;
     let phc = PasswordHash {
         algorithm: Algorithm::Argon2id.ident(),
@@ -270,7 +296,12 @@ fn hash_phc(
 /// Does `password` match the stored hash, computed with the stored hash's own algorithm,
 /// version and parameters? `None` when the stored hash cannot be used (corrupt, unknown
 /// algorithm, no salt or output). The comparison is constant-time (`Output`'s `==`).
-fn matches_phc(workspaces: &Workspaces, stored: &PasswordHash, password: &[u8]) -> Option<bool> {
+fn matches_phc(
+    workspaces: &Workspaces,
+    waiting: Option<Waiting>,
+    stored: &PasswordHash,
+    password: &[u8],
+) -> Option<bool> {
     let algorithm = Algorithm::try_from(stored.algorithm.as_str()).ok()?;
     let version = match stored.version {
         Some(v) => Version::try_from(v).ok()?,
@@ -282,9 +313,9 @@ fn matches_phc(workspaces: &Workspaces, stored: &PasswordHash, password: &[u8]) 
     let out = buffer.get_mut(..expected.len())?;
     let argon = Argon2::new(algorithm, version, params.clone());
     workspaces
-        .with(params.block_count(), |memory| {
+        .with(params.block_count(), waiting, |memory| {
             argon.hash_password_into_with_memory(password, salt, out, memory)
-        })
+        })?
         .ok()?;
     Some(Output::new(out).ok()? == *expected)
 }
@@ -388,13 +419,13 @@ mod tests {
             "four queued hashes, one workspace"
         );
         assert!(h.workspaces.pool.lock().unwrap().is_empty(), "given back");
-        assert_eq!(h.workspaces.demand.load(Ordering::Relaxed), 0);
+        assert_eq!(h.workspaces.waiting.load(Ordering::Relaxed), 0);
         // Handed on to a hash that then stopped waiting: the last one out gives it back.
         let w = Arc::new(Workspaces::default());
         {
-            let _first = Demand::count(&w);
-            let _gone = Demand::count(&w);
-            w.with(4, |_| ());
+            let _first = Waiting::join(&w);
+            let _gone = Waiting::join(&w);
+            w.with(4, None, |_| ());
             assert_eq!(w.pool.lock().unwrap().len(), 1, "handed on");
         }
         assert!(
@@ -406,6 +437,40 @@ mod tests {
         memory.iter_mut().for_each(|b| b.as_mut().fill(7));
         wipe(&mut memory);
         assert!(memory.iter().all(|b| b.as_ref().iter().all(|x| *x == 0)));
+    }
+
+    /// With two slots, two hashes at once and nobody waiting: neither keeps its workspace.
+    #[tokio::test]
+    async fn nothing_is_kept_when_nobody_waits() {
+        let h = PasswordHasher::new(8_192, 1, 1, 2, Duration::from_secs(30)).unwrap();
+        let (a, b) = tokio::join!(
+            h.hash("correct horse battery".into()),
+            h.hash("staple battery horse".into())
+        );
+        a.unwrap();
+        b.unwrap();
+        assert!(h.workspaces.pool.lock().unwrap().is_empty());
+    }
+
+    /// A stored hash that asks for far more memory than configured (here 4 GiB) is not one this
+    /// server made: it never matches, and its memory is never allocated — a value written into
+    /// the password column cannot exhaust the server's memory.
+    #[tokio::test]
+    async fn a_stored_hash_asking_for_absurd_memory_never_matches() {
+        let h = hasher(8_192, 1);
+        let phc = h.hash("correct horse battery".into()).await.unwrap();
+        let absurd = phc.replace("m=8192", "m=4194304");
+        assert_ne!(absurd, phc);
+        let v = h
+            .verify("correct horse battery".into(), Some(absurd))
+            .await
+            .unwrap();
+        assert!(!v.matches);
+        assert_eq!(
+            h.workspaces.largest.load(Ordering::Relaxed),
+            8_192,
+            "no workspace beyond the configured size"
+        );
     }
 
     #[tokio::test]
@@ -439,7 +504,7 @@ mod tests {
         let h = hasher(19_456, 2);
         // Field 19 of /proc/thread-self/stat is the thread's nice value.
         let nice = h
-            .run(|| {
+            .run(|_waiting| {
                 let stat = std::fs::read_to_string("/proc/thread-self/stat")
                     .map_err(|e| HashError::Failed(e.to_string()))?;
                 let after_comm = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");

@@ -160,10 +160,10 @@ struct Inner {
     valid_checks: prometheus_client::metrics::counter::Counter,
 }
 
-/// How long activity writes gather before one transaction writes them all. Measured: writing
-/// each session's touch on its own (a task, a connection, a commit each) stalled the single
-/// worker of a one-core server for tens of milliseconds at a time under load (docs/benchmarks.md);
-/// a batch every half second costs one commit. A crash loses at most this much activity, on
+/// How long activity writes gather before one batch writes them all. Measured: writing each
+/// session's touch on its own (a task, a connection, a commit each) stalled the single worker of
+/// a one-core server for tens of milliseconds at a time under load (docs/benchmarks.md); a batch
+/// every half second costs a statement per 100 sessions. A crash loses at most this much activity, on
 /// top of what `touch_interval` coalesces anyway.
 const TOUCH_FLUSH_DELAY: std::time::Duration = std::time::Duration::from_millis(500);
 
@@ -496,7 +496,7 @@ impl Sessions {
         }
     }
 
-    /// Write the gathered activity in one transaction.
+    /// Write the gathered activity as one batch.
     pub async fn flush_touches(&self) {
         let i = &self.inner;
         // Cleared before draining: a touch that arrives meanwhile schedules the next flush.

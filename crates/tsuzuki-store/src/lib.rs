@@ -84,7 +84,9 @@ pub trait Store:
     /// The session with this id hash, joined with its user's email and disabled flag.
     async fn session_by_hash(&self, id_hash: &TokenHash) -> Result<Option<SessionView>>;
     /// Store the latest activity of several sessions (coalesced and batched by the caller) and
-    /// the addresses it came from, in one transaction. Never moves a session's activity back.
+    /// the addresses it came from: a few statements, each atomic on its own (applying a touch
+    /// twice changes nothing, so a batch cut short can simply be written again). Never moves a
+    /// session's activity back.
     async fn touch_sessions(&self, touches: &[SessionTouch]) -> Result<()>;
     /// Delete one session and log its revocation. Returns whether it existed.
     async fn revoke_session(&self, id_hash: &TokenHash, now: Timestamp) -> Result<bool>;

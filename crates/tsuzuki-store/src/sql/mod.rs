@@ -296,8 +296,8 @@ impl Store for SqlStore {
         // One statement per chunk of rows, not one per session: each statement is a round trip
         // to the database's thread (SQLite) or server, and on a one-core server a thousand
         // round trips in a row stall the request workers for milliseconds (docs/benchmarks.md).
-        // Each chunk is atomic on its own; a chunk is short, so a writer never holds SQLite's
-        // write lock for long.
+        // Each chunk is atomic on its own (a touch applied twice changes nothing); a chunk is
+        // short, so a writer never holds SQLite's write lock for long.
         // One row per session: with two rows for one session, an `UPDATE … FROM` may apply
         // either (PostgreSQL does not say which). The latest activity wins, and on a tie the
         // later entry (the newer address).
@@ -311,10 +311,17 @@ impl Store for SqlStore {
                 latest.insert(&t.id_hash, t);
             }
         }
-        let touches: Vec<&SessionTouch> = latest.into_values().collect();
+        // In id order: nodes sharing a PostgreSQL database then lock rows in the same order, so
+        // two overlapping batches wait for each other instead of deadlocking.
+        let mut touches: Vec<&SessionTouch> = latest.into_values().collect();
+        touches.sort_unstable_by_key(|t| t.id_hash.0);
         for chunk in touches.chunks(TOUCH_ROWS_PER_STATEMENT) {
-            // Only placeholders are generated: the values are bound.
-            let mut query = sqlx::query(sqlx::AssertSqlSafe(touch_statement(chunk.len())));
+            // Only placeholders are generated: the values are bound. Only the full-size statement
+            // is kept prepared: one of every size from 1 to 99 rows would push the hot queries
+            // out of each connection's statement cache.
+            let full = chunk.len() == TOUCH_ROWS_PER_STATEMENT;
+            let mut query =
+                sqlx::query(sqlx::AssertSqlSafe(touch_statement(chunk.len()))).persistent(full);
             for t in chunk {
                 query = query
                     .bind(t.id_hash.0.to_vec())
