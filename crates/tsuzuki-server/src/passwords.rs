@@ -142,10 +142,10 @@ impl PasswordHasher {
         let phc = stored.unwrap_or_else(|| self.dummy.to_string());
         self.run(move |waiting| {
             let parsed = PasswordHash::new(&phc).ok();
-            // Parameters far beyond the configured ones are not a hash this server made: treated
-            // as corrupt rather than spending gigabytes on them.
+            // Memory far beyond the configured amount is not a hash this server made: treated as
+            // corrupt rather than spending gigabytes on it.
             let usable = parsed.as_ref().filter(|p| {
-                Params::try_from(*p).is_ok_and(|q| q.m_cost() <= params.m_cost().saturating_mul(4))
+                Params::try_from(*p).is_ok_and(|q| q.m_cost() <= memory_limit(&params))
             });
             let mut waiting = Some(waiting);
             let checked = usable.and_then(|p| {
@@ -261,6 +261,13 @@ fn lower_this_threads_priority() {
             }
         });
     }
+}
+
+/// The most memory (KiB) a stored hash may ask for: four times the configured amount, and never
+/// less than 256 MiB, so that hashes made before the configured memory was lowered still verify
+/// (and are re-hashed); more than that is refused as corrupt (docs/configuration.md).
+fn memory_limit(params: &Params) -> u32 {
+    params.m_cost().saturating_mul(4).max(256 * 1024)
 }
 
 fn argon(params: &Params) -> Argon2<'static> {
@@ -460,6 +467,7 @@ mod tests {
         let h = hasher(8_192, 1);
         let phc = h.hash("correct horse battery".into()).await.unwrap();
         let absurd = phc.replace("m=8192", "m=4194304");
+        assert!(4_194_304 > memory_limit(&h.params));
         assert_ne!(absurd, phc);
         let v = h
             .verify("correct horse battery".into(), Some(absurd))
@@ -471,6 +479,16 @@ mod tests {
             8_192,
             "no workspace beyond the configured size"
         );
+        // Made with more memory than now configured, within the limit: still verifies.
+        let older = hasher(32_768, 1)
+            .hash("correct horse battery".into())
+            .await
+            .unwrap();
+        let v = h
+            .verify("correct horse battery".into(), Some(older))
+            .await
+            .unwrap();
+        assert!(v.matches && v.needs_rehash);
     }
 
     #[tokio::test]
