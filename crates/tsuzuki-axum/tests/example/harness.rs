@@ -9,13 +9,11 @@ use std::sync::Arc;
 use std::time::Duration;
 use tsuzuki_axum::Tsuzuki;
 use tsuzuki_core::clock::{Clock, ManualClock, Timestamp};
-use tsuzuki_core::token::public_id;
 use tsuzuki_server::app::Application;
 use tsuzuki_server::config::load_from;
 use tsuzuki_server::courier::{Courier, Outbox};
 use tsuzuki_server::http::AppState;
 use tsuzuki_server::secrets::SecretKey;
-use tsuzuki_store::NewUser;
 use tsuzuki_store::testing::{Kind, TempDir, TestDatabase};
 
 pub const PASSWORD: &str = "correct horse battery staple";
@@ -82,26 +80,19 @@ impl Tsz {
         format!("{}{path}", self.base)
     }
 
+    /// An account with [`PASSWORD`], made as `tsuzuki user add` and the admin API make one.
     pub async fn create_user(&self, email: &str) -> String {
-        let hash = self
-            .state
-            .signin
-            .hasher
-            .hash(PASSWORD.into())
-            .await
-            .unwrap();
-        let id = public_id("usr");
-        self.state
-            .store
-            .create_user(&NewUser {
-                id: id.clone(),
-                email: email.into(),
-                password_hash: hash,
-                now: self.clock.now(),
-            })
-            .await
-            .unwrap();
-        id
+        tsuzuki_server::operator::create_user(
+            &*self.state.store,
+            &self.state.signin.hasher,
+            &self.state.account.password_policy,
+            email,
+            PASSWORD.into(),
+            self.clock.now(),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("create {email}: {e}"))
+        .id
     }
 
     pub fn advance(&self, secs: u64) {

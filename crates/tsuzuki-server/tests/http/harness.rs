@@ -6,13 +6,11 @@ use reqwest::{Response, StatusCode};
 use std::sync::Arc;
 use std::time::Duration;
 use tsuzuki_core::clock::{ManualClock, Timestamp};
-use tsuzuki_core::token::public_id;
 use tsuzuki_server::app::Application;
 use tsuzuki_server::config::load_from;
 use tsuzuki_server::courier::{Courier, Outbox, SmsOutbox, SmsSender};
 use tsuzuki_server::http::AppState;
 use tsuzuki_server::secrets::SecretKey;
-use tsuzuki_store::NewUser;
 use tsuzuki_store::testing::{Kind, TempDir, TestDatabase};
 
 pub const PASSWORD: &str = "correct horse battery staple";
@@ -149,26 +147,19 @@ impl TestApp {
         self.state.cookies.session.clone()
     }
 
+    /// An account with [`PASSWORD`], made as `tsuzuki user add` and the admin API make one.
     pub async fn create_user(&self, email: &str) -> String {
-        let hash = self
-            .state
-            .signin
-            .hasher
-            .hash(PASSWORD.into())
-            .await
-            .unwrap();
-        let id = public_id("usr");
-        self.state
-            .store
-            .create_user(&NewUser {
-                id: id.clone(),
-                email: email.into(),
-                password_hash: hash,
-                now: self.clock.now_ts(),
-            })
-            .await
-            .unwrap();
-        id
+        tsuzuki_server::operator::create_user(
+            &*self.state.store,
+            &self.state.signin.hasher,
+            &self.state.account.password_policy,
+            email,
+            PASSWORD.into(),
+            self.clock.now_ts(),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("create {email}: {e}"))
+        .id
     }
 
     /// POST /api/sign-in; returns the response and the session cookie value it set, if any.
