@@ -142,14 +142,10 @@ impl PasswordHasher {
         let phc = stored.unwrap_or_else(|| self.dummy.to_string());
         self.run(move |waiting| {
             let parsed = PasswordHash::new(&phc).ok();
-            // Memory far beyond the configured amount is not a hash this server made: treated as
-            // corrupt rather than spending gigabytes on it.
-            let usable = parsed.as_ref().filter(|p| {
-                Params::try_from(*p).is_ok_and(|q| q.m_cost() <= memory_limit(&params))
-            });
             let mut waiting = Some(waiting);
-            let checked = usable.and_then(|p| {
-                matches_phc(&workspaces, waiting.take(), p, password.as_bytes())
+            let checked = parsed.as_ref().and_then(|p| {
+                let limit = memory_limit(&params);
+                matches_phc(&workspaces, waiting.take(), p, password.as_bytes(), limit)
                     .map(|matches| (p, matches))
             });
             let Some((parsed, matches)) = checked else {
@@ -302,12 +298,14 @@ fn hash_phc(
 
 /// Does `password` match the stored hash, computed with the stored hash's own algorithm,
 /// version and parameters? `None` when the stored hash cannot be used (corrupt, unknown
-/// algorithm, no salt or output). The comparison is constant-time (`Output`'s `==`).
+/// algorithm, no salt or output, more memory than `memory_limit_kib`). The comparison is
+/// constant-time (`Output`'s `==`).
 fn matches_phc(
     workspaces: &Workspaces,
     waiting: Option<Waiting>,
     stored: &PasswordHash,
     password: &[u8],
+    memory_limit_kib: u32,
 ) -> Option<bool> {
     let algorithm = Algorithm::try_from(stored.algorithm.as_str()).ok()?;
     let version = match stored.version {
@@ -315,6 +313,11 @@ fn matches_phc(
         None => Version::default(),
     };
     let params = Params::try_from(stored).ok()?;
+    // Memory far beyond the configured amount is not a hash this server made: treated as
+    // corrupt rather than spending gigabytes on it.
+    if params.m_cost() > memory_limit_kib {
+        return None;
+    }
     let (salt, expected) = (stored.salt.as_ref()?, stored.hash.as_ref()?);
     let mut buffer = [0u8; Output::MAX_LENGTH];
     let out = buffer.get_mut(..expected.len())?;
