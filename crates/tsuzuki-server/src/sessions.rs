@@ -13,7 +13,7 @@
 
 use crate::audit::{Audit, ClientInfo};
 use crate::metrics::{Metrics, Outcome};
-use moka::sync::Cache;
+use quick_cache::sync::Cache;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use tsuzuki_core::clock::{Clock, Timestamp};
@@ -176,10 +176,13 @@ impl Sessions {
         audit: Audit,
         metrics: Arc<Metrics>,
     ) -> Self {
-        let cache = Cache::builder()
-            .max_capacity(cache_capacity)
-            .support_invalidation_closures()
-            .build();
+        // quick_cache rather than moka (the workspace's other cache, which needs a TTL): a hit is
+        // a shard read lock and an atomic bit, where moka records each read for its eviction
+        // bookkeeping. Measured (docs/benchmarks.md): 860 instructions less per cached check,
+        // 4 MiB less resident with the cache full, a third more checks per second when most miss.
+        // Its `retain` also removes a user's sessions at once, where moka's
+        // `invalidate_entries_if` only filters them on read until a background scan.
+        let cache = Cache::new(usize::try_from(cache_capacity).unwrap_or(usize::MAX));
         let valid_checks = metrics
             .session_checks
             .get_or_create(&Outcome { outcome: "valid" })
@@ -394,7 +397,7 @@ impl Sessions {
         if i.epoch.load(Ordering::SeqCst) != epoch {
             // A revocation ran while we read: what we inserted may be stale. This request may
             // still be answered (it began before the revocation finished); the next will re-read.
-            i.cache.invalidate(&hash);
+            i.cache.remove(&hash);
         }
         Ok(entry)
     }
@@ -516,7 +519,7 @@ impl Sessions {
         let i = &self.inner;
         let existed = i.store.revoke_session(hash, i.clock.now()).await?;
         i.epoch.fetch_add(1, Ordering::SeqCst);
-        i.cache.invalidate(hash);
+        i.cache.remove(hash);
         Ok(existed)
     }
 
@@ -560,15 +563,7 @@ impl Sessions {
     fn invalidate_user(&self, user_id: &str) {
         let i = &self.inner;
         i.epoch.fetch_add(1, Ordering::SeqCst);
-        let uid = user_id.to_string();
-        if let Err(e) = i
-            .cache
-            .invalidate_entries_if(move |_, v| v.view.session.user_id == uid)
-        {
-            // Only fails if closures were not enabled at build time; fall back to a full clear.
-            tracing::error!(error = %e, "invalidate_entries_if failed; clearing the session cache");
-            i.cache.invalidate_all();
-        }
+        i.cache.retain(|_, v| v.view.session.user_id != user_id);
     }
 
     /// Start the revocation feed at its current end (called once at start).
@@ -592,11 +587,11 @@ impl Sessions {
                 if r.id_hash.is_none() && r.user_id.is_none() {
                     // "Everything" (operator revoke-all).
                     i.epoch.fetch_add(1, Ordering::SeqCst);
-                    i.cache.invalidate_all();
+                    i.cache.clear();
                 }
                 if let Some(h) = &r.id_hash {
                     i.epoch.fetch_add(1, Ordering::SeqCst);
-                    i.cache.invalidate(h);
+                    i.cache.remove(h);
                 }
                 if let Some(u) = &r.user_id {
                     self.invalidate_user(u);
@@ -612,9 +607,8 @@ impl Sessions {
         Ok(applied)
     }
 
-    /// Number of sessions held in the cache (approximate), for tests and diagnostics.
-    pub fn cached_entries(&self) -> u64 {
-        self.inner.cache.run_pending_tasks();
-        self.inner.cache.entry_count()
+    /// Number of sessions held in the cache, for tests and diagnostics.
+    pub fn cached_entries(&self) -> usize {
+        self.inner.cache.len()
     }
 }

@@ -43,9 +43,17 @@ pub async fn spawn_app(kind: Kind, extra_toml: &str) -> Option<TestApp> {
         .position(|l| l.trim_start().starts_with('['))
         .unwrap_or(extra_toml.lines().count());
     let lines: Vec<&str> = extra_toml.lines().collect();
-    let (top, tables) = (lines[..split].join("\n"), lines[split..].join("\n"));
+    let (top, mut tables) = (lines[..split].join("\n"), lines[split..].join("\n"));
+    // A short revocation poll for every test, in the test's own `[cache]` table if it has one
+    // (a table cannot be opened twice).
+    const POLL: &str = "revocation_poll_interval = \"20ms\"";
+    if tables.contains("[cache]") {
+        tables = tables.replacen("[cache]", &format!("[cache]\n{POLL}"), 1);
+    } else {
+        tables = format!("[cache]\n{POLL}\n{tables}");
+    }
     let toml = format!(
-        "listen = \"127.0.0.1:0\"\ndata_dir = {:?}\n{top}\n[database]\nurl = {:?}\n[cache]\nrevocation_poll_interval = \"20ms\"\n{tables}",
+        "listen = \"127.0.0.1:0\"\ndata_dir = {:?}\n{top}\n[database]\nurl = {:?}\n{tables}",
         dir.0.display().to_string(),
         db.url,
     );

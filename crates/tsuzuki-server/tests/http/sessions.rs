@@ -21,6 +21,8 @@ both_backends!(
     address_change_is_recorded_not_a_sign_out,
     cleanup_deletes_only_long_expired_sessions,
     fast_and_full_path_answer_alike,
+    the_cache_is_bounded_and_every_session_still_checks,
+    a_cache_of_zero_reads_the_store_every_time,
 );
 
 async fn sign_in_then_session_check_and_session_endpoint(kind: Kind) {
@@ -512,5 +514,59 @@ async fn fast_and_full_path_answer_alike(kind: Kind) {
         .await
         .unwrap();
     assert_eq!(app.check(&cookie).await.status(), StatusCode::UNAUTHORIZED);
+    app.finish().await;
+}
+
+async fn the_cache_is_bounded_and_every_session_still_checks(kind: Kind) {
+    // The in-process cache holds at most `cache.capacity` sessions (the memory bound of the
+    // benchmark); a session it dropped is read from the store again, never refused.
+    let Some(app) = spawn_app(kind, "[cache]\ncapacity = 4\n").await else {
+        return;
+    };
+    app.create_user("a@example.com").await;
+    let mut cookies = Vec::new();
+    for _ in 0..12 {
+        cookies.push(app.signed_in("a@example.com").await);
+    }
+    let misses = app.state.metrics.session_cache_misses.get();
+    for round in 0..3 {
+        for c in &cookies {
+            assert_eq!(app.check(c).await.status(), StatusCode::OK, "round {round}");
+            let held = app.state.sessions.cached_entries();
+            assert!(
+                (1..=4).contains(&held),
+                "{held} sessions cached, capacity 4"
+            );
+        }
+    }
+    let reads = app.state.metrics.session_cache_misses.get() - misses;
+    assert!(
+        reads > 12,
+        "twelve sessions through a cache of four: more reads than sessions ({reads})"
+    );
+    // Signed out while possibly cached or not: refused either way.
+    let gone = SecretToken::parse(&cookies[11]).unwrap().hash();
+    app.state.sessions.revoke(&gone).await.unwrap();
+    assert_eq!(
+        app.check(&cookies[11]).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(app.check(&cookies[10]).await.status(), StatusCode::OK);
+    app.finish().await;
+}
+
+async fn a_cache_of_zero_reads_the_store_every_time(kind: Kind) {
+    // `cache.capacity = 0` turns the cache off: every check is a store read, and still valid.
+    let Some(app) = spawn_app(kind, "[cache]\ncapacity = 0\n").await else {
+        return;
+    };
+    app.create_user("a@example.com").await;
+    let cookie = app.signed_in("a@example.com").await;
+    let misses = app.state.metrics.session_cache_misses.get();
+    for _ in 0..3 {
+        assert_eq!(app.check(&cookie).await.status(), StatusCode::OK);
+    }
+    assert_eq!(app.state.metrics.session_cache_misses.get(), misses + 3);
+    assert_eq!(app.state.sessions.cached_entries(), 0);
     app.finish().await;
 }
