@@ -7,7 +7,8 @@ mod users;
 /// mimalloc instead of the system allocator: measured with callgrind on `/auth/check`, glibc's
 /// malloc and free were a third of the instructions of a session check (the request's futures are
 /// larger than its fast per-thread cache), and glibc kept the 19 MiB argon2 blocks of a sign-in
-/// burst resident afterwards. See docs/benchmarks.md.
+/// burst resident afterwards. Built without transparent huge pages (Cargo.toml). See
+/// docs/benchmarks.md.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
