@@ -8,7 +8,9 @@
 # 1,000 sessions, every answer checked), zeroes the counters, runs wrk for BENCH_DURATION (10 s),
 # dumps the counters and divides the instructions by the requests wrk counted. Then the same for
 # the bare hyper server (bench/bare-server). User space only: the kernel's share is not counted.
-# Knobs: BENCH_SESSIONS, BENCH_DURATION, BENCH_PORT (18490), BENCH_SKIP_BUILD=1 with BENCH_BIN=DIR.
+# Knobs: BENCH_SESSIONS, BENCH_DURATION, BENCH_PORT (18490), BENCH_SKIP_BUILD=1 with BENCH_BIN=DIR,
+# BENCH_KEEP=DIR to keep the dumps (`callgrind_annotate --inclusive=yes DIR/tsuzuki.out` says where
+# the instructions go).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -72,6 +74,9 @@ measure() {
     [[ $requests -gt 0 && $requests == "$ok" ]] || die "$label: not every answer was right: $out"
     [[ -f $WORK/$label.$pid.1 ]] || die "$label: callgrind wrote no dump"
     instructions=$(awk '/^summary:/ { print $2 }' "$WORK/$label.$pid.1")
+    if [[ -n ${BENCH_KEEP:-} ]]; then
+        mkdir -p "$BENCH_KEEP" && cp "$WORK/$label.$pid.1" "$BENCH_KEEP/$label.out"
+    fi
     kill -TERM "$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
     ROWS+="| $label | $requests | $((instructions / requests)) |"$'\n'

@@ -5,7 +5,8 @@
 # does not start, a missing tool), never because a target is missed; targets are reported.
 #
 # What it does, all on this machine (loopback only, every run bounded in time):
-#   1. installs wrk (Debian) if missing and builds the release binaries;
+#   1. installs wrk (Debian) if missing and builds the release binaries; measures the machine's
+#      own stalls (bench/loadgen/src/bin/stall-probe.rs) with one core busy and with both;
 #   2. seeds a fresh SQLite data directory with one user and 100,000 sessions (bench/seed);
 #   3. starts `tsuzuki serve` pinned to core 0 and the bare hyper server (bench/bare-server)
 #      pinned to core 0 too, and only ever lets one of them run at a time (the other is
@@ -106,14 +107,14 @@ else
     cargo build --release --quiet -p tsuzuki -p bare-server -p seed -p loadgen ||
         die "cargo build --release failed"
 fi
-for b in tsuzuki bare-server seed loadgen; do [[ -x $BIN/$b ]] || die "$BIN/$b is missing"; done
+for b in tsuzuki bare-server seed loadgen stall-probe; do [[ -x $BIN/$b ]] || die "$BIN/$b is missing"; done
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/tzbench.XXXXXX")
 # Run copies: a rebuild of target/ during the run cannot change what is measured, and a
 # `pkill tsuzuki` from a neighbouring session on a shared machine does not stop the server.
 mkdir -p "$WORK/bin"
 cp "$BIN/tsuzuki" "$WORK/bin/tz-server"
-cp "$BIN/bare-server" "$BIN/seed" "$BIN/loadgen" "$WORK/bin/"
+cp "$BIN/bare-server" "$BIN/seed" "$BIN/loadgen" "$BIN/stall-probe" "$WORK/bin/"
 BIN=$WORK/bin
 mkdir -p "$RESULTS"
 STAMP=$(date -u +%Y-%m-%dT%H:%M:%SZ)
@@ -630,6 +631,38 @@ LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
     echo "Command: \`$([[ -n ${BENCH_BACKENDS:-} ]] && printf 'BENCH_BACKENDS="%s" ' "$BENCH_BACKENDS")$([[ -n $ONLY ]] && printf 'BENCH_ONLY=%s ' "$ONLY")bash bench/run.sh\` (commit $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$ROOT" diff --quiet HEAD -- crates 2>/dev/null || echo ', with uncommitted changes to the product'))."
     echo
 } >"$SUMMARY"
+# How long this machine takes a core away from a running thread (bench/loadgen/src/bin/
+# stall-probe.rs), with the other core idle and with both cores busy, as during every
+# measurement below (server on one, load generator on the other): the floor under every
+# latency figure that follows.
+host_stalls() {
+    local one both_0 both_1
+    wait_quiet "host stalls"
+    one=$(taskset -c $SERVER_CORE "$BIN/stall-probe" --seconds 10)
+    wait_quiet "host stalls, both cores"
+    taskset -c $LOADER_CORE "$BIN/stall-probe" --seconds 10 >"$WORK/stall-loader.txt" &
+    both_0=$(taskset -c $SERVER_CORE "$BIN/stall-probe" --seconds 10)
+    wait $! || die "stall-probe failed"
+    both_1=$(cat "$WORK/stall-loader.txt")
+    row() {
+        echo "| $1 | $(kv " $2" over_1ms) | $(kv " $2" over_5ms) | $(kv " $2" over_10ms) | $(kv " $2" max_ms) ms | $(kv " $2" lost_pct) % | $(kv " $2" steal_pct) % |"
+    }
+    {
+        echo "### This machine's own stalls — $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+        echo
+        echo "A thread reading the clock in a tight loop for 10 s: the gaps in which it did not run."
+        echo
+        echo "| Cores busy | gaps > 1 ms | > 5 ms | > 10 ms | longest | time lost | steal reported |"
+        echo "| --- | --- | --- | --- | --- | --- | --- |"
+        row "one (core $SERVER_CORE; core $LOADER_CORE idle)" "$one"
+        row "both: core $SERVER_CORE" "$both_0"
+        row "both: core $LOADER_CORE" "$both_1"
+        echo
+    } >>"$SUMMARY"
+}
+log "host stalls (stall-probe, 3 × 10 s)"
+host_stalls
+
 for backend in $BACKENDS; do
     case $backend in
         sqlite | postgres) bench_backend "$backend" ;;
