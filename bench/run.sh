@@ -73,7 +73,7 @@ SERVER_CORE=0
 LOADER_CORE=1
 EMAIL=bench@example.com
 PASSWORD=bench-correct-horse-battery-staple
-BIN=${BENCH_BIN:-$ROOT/target/release}
+BIN=${BENCH_BIN:-${CARGO_TARGET_DIR:-$ROOT/target}/release}
 RESULTS=$ROOT/bench/results
 case $ONLY in
     "" | remember) ;;

@@ -74,6 +74,9 @@ pub struct Identity {
     pub email: String,
     pub auth_time: Timestamp,
     pub methods: Vec<AuthMethod>,
+    /// `methods` as their codes joined by commas (`password,totp`), as the identity headers of a
+    /// forward-auth answer carry them: joined once per session, not once per check.
+    pub method_codes: String,
     pub remembered: bool,
     /// The remember-me family this session was restored from.
     pub remember_handle: Option<String>,
@@ -81,12 +84,16 @@ pub struct Identity {
 
 impl Identity {
     fn of(record: &SessionRecord, email: &str) -> Self {
+        // Parsed and written again, not copied: unknown codes in the stored text are dropped
+        // from both alike.
+        let methods = session::methods_from_str(&record.methods);
         Identity {
             handle: record.handle.clone(),
             user_id: record.user_id.clone(),
             email: email.to_string(),
             auth_time: record.auth_time,
-            methods: session::methods_from_str(&record.methods),
+            method_codes: session::methods_to_string(&methods),
+            methods,
             remembered: record.remembered,
             remember_handle: record.remember_handle.clone(),
         }

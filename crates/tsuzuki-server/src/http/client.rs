@@ -1,13 +1,16 @@
 //! Who sent a request: the client address (through trusted proxies only) and the user agent.
 
 use crate::audit::ClientInfo;
-use axum::http::{HeaderMap, header};
+use axum::http::{HeaderMap, HeaderName, header};
 use ipnet::IpNet;
 use std::net::{IpAddr, SocketAddr};
 
 /// The TCP peer, inserted by the connection loop.
 #[derive(Debug, Clone, Copy)]
 pub struct PeerAddr(pub SocketAddr);
+
+/// A `HeaderName`, so that a lookup does not parse the name on every request.
+const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 
 /// Longest user agent kept; longer ones are cut (they are stored and shown in device lists).
 const MAX_USER_AGENT: usize = 256;
@@ -22,7 +25,7 @@ pub fn client_ip(headers: &HeaderMap, peer: Option<IpAddr>, trusted: &[IpNet]) -
         return Some(peer);
     }
     let forwarded: Vec<IpAddr> = headers
-        .get_all("x-forwarded-for")
+        .get_all(X_FORWARDED_FOR)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))

