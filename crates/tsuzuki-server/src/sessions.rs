@@ -13,6 +13,7 @@
 
 use crate::audit::{Audit, ClientInfo};
 use crate::metrics::{Metrics, Outcome};
+use axum::http::HeaderValue;
 use quick_cache::sync::Cache;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -80,6 +81,21 @@ pub struct Identity {
     pub remembered: bool,
     /// The remember-me family this session was restored from.
     pub remember_handle: Option<String>,
+    /// The identity headers of a forward-auth answer for this session, built by the first such
+    /// answer and cloned (a reference count each) by the next ones, which are the hot path.
+    /// Empty for sessions that never pass through forward-auth.
+    pub answer_headers: std::sync::OnceLock<AnswerHeaders>,
+}
+
+/// The values of a forward-auth answer's identity headers (`http::forward_auth`), as `Identity`
+/// keeps them once built.
+#[derive(Debug, Clone)]
+pub struct AnswerHeaders {
+    pub user_id: HeaderValue,
+    pub session: HeaderValue,
+    pub methods: HeaderValue,
+    pub auth_time: HeaderValue,
+    pub email: HeaderValue,
 }
 
 impl Identity {
@@ -96,6 +112,7 @@ impl Identity {
             methods,
             remembered: record.remembered,
             remember_handle: record.remember_handle.clone(),
+            answer_headers: std::sync::OnceLock::new(),
         }
     }
 }

@@ -22,7 +22,7 @@
 use super::context::Ctx;
 use super::error::AppError;
 use super::{AppState, activity};
-use crate::sessions::{ActiveSession, Rejection};
+use crate::sessions::{ActiveSession, AnswerHeaders, Rejection};
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -351,26 +351,43 @@ fn identity_response(s: &ActiveSession) -> Result<Response, AppError> {
     // Room for every header of the answer (identity, security, date, length) from the start: a
     // map grown insert by insert rehashes itself several times, which showed up in profiles.
     response.headers_mut().reserve(ANSWER_HEADERS);
+    let values = match s.answer_headers.get() {
+        Some(values) => values.clone(),
+        None => {
+            let built = answer_headers(s)?;
+            // Another answer may have built them meanwhile: the same values either way.
+            s.answer_headers.get_or_init(|| built).clone()
+        }
+    };
     let h = response.headers_mut();
-    for (name, value) in [
-        (USER_ID, s.user_id.as_str()),
-        (SESSION, s.handle.as_str()),
-        (METHODS, s.method_codes.as_str()),
-        (REMEMBERED, if s.remembered { "true" } else { "false" }),
-    ] {
-        h.insert(
-            name,
-            HeaderValue::from_str(value).map_err(|e| AppError::internal(e.to_string()))?,
-        );
-    }
-    h.insert(AUTH_TIME, HeaderValue::from(s.auth_time.0));
-    // Emails are validated at account creation, but a header value must be visible ASCII:
-    // anything else (an internationalised address) is percent-encoded rather than dropped.
-    let email = HeaderValue::from_str(&s.email).unwrap_or_else(|_| {
-        HeaderValue::from_str(&percent_encode(&s.email)).unwrap_or(HeaderValue::from_static(""))
-    });
-    h.insert(EMAIL, email);
+    h.insert(USER_ID, values.user_id);
+    h.insert(SESSION, values.session);
+    h.insert(METHODS, values.methods);
+    h.insert(
+        REMEMBERED,
+        HeaderValue::from_static(if s.remembered { "true" } else { "false" }),
+    );
+    h.insert(AUTH_TIME, values.auth_time);
+    h.insert(EMAIL, values.email);
     Ok(response)
+}
+
+/// The identity header values of a session, built once per cached session (measured: building
+/// them per answer was a twentieth of a check's instructions, docs/benchmarks.md).
+fn answer_headers(s: &ActiveSession) -> Result<AnswerHeaders, AppError> {
+    let value =
+        |text: &str| HeaderValue::from_str(text).map_err(|e| AppError::internal(e.to_string()));
+    Ok(AnswerHeaders {
+        user_id: value(&s.user_id)?,
+        session: value(&s.handle)?,
+        methods: value(&s.method_codes)?,
+        auth_time: HeaderValue::from(s.auth_time.0),
+        // Emails are validated at account creation, but a header value must be visible ASCII:
+        // anything else (an internationalised address) is percent-encoded rather than dropped.
+        email: HeaderValue::from_str(&s.email).unwrap_or_else(|_| {
+            HeaderValue::from_str(&percent_encode(&s.email)).unwrap_or(HeaderValue::from_static(""))
+        }),
+    })
 }
 
 fn percent_encode(s: &str) -> String {
