@@ -75,7 +75,7 @@ pub struct Identity {
     pub email: String,
     pub auth_time: Timestamp,
     pub methods: Vec<AuthMethod>,
-    /// `methods` as their codes joined by commas (`password,totp`), as the identity headers of a
+    /// `methods` as their codes joined by commas (`pwd,totp`), as the identity headers of a
     /// forward-auth answer carry them: joined once per session, not once per check.
     pub method_codes: String,
     pub remembered: bool,

@@ -373,7 +373,7 @@ fn identity_response(s: &ActiveSession) -> Result<Response, AppError> {
 }
 
 /// The identity header values of a session, built once per cached session (measured: building
-/// them per answer was a twentieth of a check's instructions, docs/benchmarks.md).
+/// them at every answer was 7 % of a check's instructions, docs/benchmarks.md).
 fn answer_headers(s: &ActiveSession) -> Result<AnswerHeaders, AppError> {
     let value =
         |text: &str| HeaderValue::from_str(text).map_err(|e| AppError::internal(e.to_string()));
