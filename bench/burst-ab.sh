@@ -21,12 +21,7 @@ RATE=${BENCH_RATE:-16000}
 DURATION=${BENCH_DURATION:-10}
 BURST=${BENCH_BURST_CONNECTIONS:-4}
 PORT=${BENCH_PORT:-18495}
-SERVER_CORE=0
-LOADER_CORE=1
 CONNS=64
-EMAIL=bench@example.com
-PASSWORD=bench-correct-horse-battery-staple
-BIN=${BENCH_BIN:-${CARGO_TARGET_DIR:-$ROOT/target}/release}
 
 # shellcheck source=bench/lib.sh
 source "$ROOT/bench/lib.sh"

@@ -19,12 +19,7 @@ SESSIONS=${BENCH_SESSIONS:-5000}
 DURATION=${BENCH_DURATION:-10}
 PORT=${BENCH_PORT:-18490}
 BARE_PORT=$((PORT + 1))
-SERVER_CORE=0
-LOADER_CORE=1
 CONNS=16
-EMAIL=bench@example.com
-PASSWORD=bench-correct-horse-battery-staple
-BIN=${BENCH_BIN:-${CARGO_TARGET_DIR:-$ROOT/target}/release}
 
 # shellcheck source=bench/lib.sh
 source "$ROOT/bench/lib.sh"

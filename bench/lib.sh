@@ -1,6 +1,15 @@
-# Shared by bench/run.sh and bench/proxy.sh: logging, clean-up of started processes, CPU
-# accounting, waiting for a quiet machine, and wrk runs whose every response is checked.
-# Expects ROOT, SERVER_CORE, LOADER_CORE, CONNS and EMAIL to be set before its functions run.
+# Shared by the bench/*.sh scripts: the cores, the seeded account and where the binaries are;
+# logging, clean-up of started processes, CPU accounting, waiting for a quiet machine, and wrk
+# runs whose every response is checked. Expects ROOT to be set before it is sourced, and CONNS
+# before its functions run.
+
+# The server (and everything it starts) on one core, every load generator on the other.
+SERVER_CORE=0
+LOADER_CORE=1
+# The account bench/seed creates; the sign-in bursts sign in as it.
+EMAIL=bench@example.com
+PASSWORD=bench-correct-horse-battery-staple
+BIN=${BENCH_BIN:-${CARGO_TARGET_DIR:-$ROOT/target}/release}
 
 log() { echo "[bench $(date +%T)] $*" >&2; }
 die() {

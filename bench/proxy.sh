@@ -41,11 +41,6 @@ AUTH_PORT=$((PORT + 3))
 NULL_PORT=$((PORT + 4))
 CACHED_PORT=$((PORT + 5))
 NULL_AUTH_PORT=$((PORT + 6))
-SERVER_CORE=0
-LOADER_CORE=1
-EMAIL=bench@example.com
-PASSWORD=bench-correct-horse-battery-staple
-BIN=${BENCH_BIN:-${CARGO_TARGET_DIR:-$ROOT/target}/release}
 RESULTS=$ROOT/bench/results
 
 # shellcheck source=bench/lib.sh

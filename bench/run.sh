@@ -69,11 +69,6 @@ REM_FRACTION=${BENCH_REMEMBER_FRACTION:-0.5}
 PG_URL=${BENCH_PG_URL:-postgres://postgres@127.0.0.1:5432}
 PORT=${BENCH_PORT:-18470}
 BARE_PORT=${BENCH_BARE_PORT:-18471}
-SERVER_CORE=0
-LOADER_CORE=1
-EMAIL=bench@example.com
-PASSWORD=bench-correct-horse-battery-staple
-BIN=${BENCH_BIN:-${CARGO_TARGET_DIR:-$ROOT/target}/release}
 RESULTS=$ROOT/bench/results
 case $ONLY in
     "" | remember) ;;

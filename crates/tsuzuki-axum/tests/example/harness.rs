@@ -82,17 +82,11 @@ impl Tsz {
 
     /// An account with [`PASSWORD`], made as `tsuzuki user add` and the admin API make one.
     pub async fn create_user(&self, email: &str) -> String {
-        tsuzuki_server::operator::create_user(
-            &*self.state.store,
-            &self.state.signin.hasher,
-            &self.state.account.password_policy,
-            email,
-            PASSWORD.into(),
-            self.clock.now(),
-        )
-        .await
-        .unwrap_or_else(|e| panic!("create {email}: {e}"))
-        .id
+        self.state
+            .create_user(email, PASSWORD.into(), self.clock.now())
+            .await
+            .unwrap_or_else(|e| panic!("create {email}: {e}"))
+            .id
     }
 
     pub fn advance(&self, secs: u64) {

@@ -304,16 +304,10 @@ pub async fn create_user(
     Json(body): Json<NewUserBody>,
 ) -> Result<(StatusCode, Json<UserView>), AppError> {
     let now = state.sessions.now();
-    let user = operator::create_user(
-        &*state.store,
-        &state.signin.hasher,
-        &state.account.password_policy,
-        &body.email,
-        body.password,
-        now,
-    )
-    .await
-    .map_err(operator_error)?;
+    let user = state
+        .create_user(&body.email, body.password, now)
+        .await
+        .map_err(operator_error)?;
     // The same domain event as `tsuzuki user add`, and the operator's own.
     state
         .account

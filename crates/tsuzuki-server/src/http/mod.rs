@@ -95,6 +95,25 @@ pub struct Services {
 }
 
 impl AppState {
+    /// Create an account with this server's hasher and password policy, as the admin API does
+    /// (`operator::create_user`; the caller records the event).
+    pub async fn create_user(
+        &self,
+        email: &str,
+        password: String,
+        now: tsuzuki_core::clock::Timestamp,
+    ) -> Result<tsuzuki_store::User, crate::operator::OperatorError> {
+        crate::operator::create_user(
+            &*self.store,
+            &self.signin.hasher,
+            &self.account.password_policy,
+            email,
+            password,
+            now,
+        )
+        .await
+    }
+
     /// Where to send the browser after a sign-in or re-authentication: `candidate` when it is a
     /// local path or an absolute URL on an allowed host (SEC-16, issue #6), else `fallback`.
     pub fn return_target(&self, candidate: Option<&str>, fallback: &str) -> String {

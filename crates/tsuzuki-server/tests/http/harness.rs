@@ -157,17 +157,11 @@ impl TestApp {
 
     /// An account with [`PASSWORD`], made as `tsuzuki user add` and the admin API make one.
     pub async fn create_user(&self, email: &str) -> String {
-        tsuzuki_server::operator::create_user(
-            &*self.state.store,
-            &self.state.signin.hasher,
-            &self.state.account.password_policy,
-            email,
-            PASSWORD.into(),
-            self.clock.now_ts(),
-        )
-        .await
-        .unwrap_or_else(|e| panic!("create {email}: {e}"))
-        .id
+        self.state
+            .create_user(email, PASSWORD.into(), self.clock.now_ts())
+            .await
+            .unwrap_or_else(|e| panic!("create {email}: {e}"))
+            .id
     }
 
     /// POST /api/sign-in; returns the response and the session cookie value it set, if any.
