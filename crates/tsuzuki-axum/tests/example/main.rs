@@ -117,6 +117,20 @@ async fn after_sign_in_handlers_see_the_identity() {
     assert!(me["session"].as_str().unwrap().starts_with("ses_"), "{me}");
 }
 
+/// An internationalised address crosses the header boundary percent-encoded (raw UTF-8 would
+/// be obs-text, which `HeaderValue::to_str` refuses) and reaches the handler as it was typed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_internationalised_email_reaches_the_handler_whole() {
+    let tsz = spawn_tsuzuki().await;
+    tsz.create_user("たろう@例え.jp").await;
+    let app = spawn_example(&tsz, SHORT_TTL).await;
+    let b = Browser::sign_in(&tsz, "たろう@例え.jp", false).await;
+    let r = b.fetch(&app.url("/api/me")).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let me: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(me["email"], "たろう@例え.jp", "{me}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sign_out_is_honoured_within_the_cache_ttl() {
     let tsz = spawn_tsuzuki().await;

@@ -384,10 +384,18 @@ fn answer_headers(s: &ActiveSession) -> Result<AnswerHeaders, AppError> {
         auth_time: HeaderValue::from(s.auth_time.0),
         // Emails are validated at account creation, but a header value must be visible ASCII:
         // anything else (an internationalised address) is percent-encoded rather than dropped.
-        email: HeaderValue::from_str(&s.email).unwrap_or_else(|_| {
-            HeaderValue::from_str(&percent_encode(&s.email)).unwrap_or(HeaderValue::from_static(""))
-        }),
+        // `HeaderValue::from_str` would pass UTF-8 through as obs-text, which proxies mangle.
+        email: if is_header_text(&s.email) {
+            value(&s.email)?
+        } else {
+            value(&percent_encode(&s.email))?
+        },
     })
+}
+
+/// Visible ASCII, spaces and tabs: a header value that every proxy passes on unchanged.
+fn is_header_text(s: &str) -> bool {
+    s.bytes().all(|b| b == b'\t' || (b' '..=b'~').contains(&b))
 }
 
 fn percent_encode(s: &str) -> String {
@@ -492,5 +500,54 @@ mod tests {
             ..Original::default()
         };
         assert!(!post.is_navigation(&headers(&[("accept", "text/html")])));
+    }
+
+    fn session_of(email: &str) -> ActiveSession {
+        use tsuzuki_core::clock::Timestamp;
+        use tsuzuki_core::session::{AuthMethod, Deadlines};
+        ActiveSession {
+            id_hash: tsuzuki_core::token::TokenHash([7; 32]),
+            identity: std::sync::Arc::new(crate::sessions::Identity {
+                handle: "h-1".into(),
+                user_id: "u-1".into(),
+                email: email.into(),
+                auth_time: Timestamp(1_700_000_000),
+                methods: vec![AuthMethod::Password, AuthMethod::Totp],
+                method_codes: "pwd,totp".into(),
+                remembered: false,
+                remember_handle: None,
+                answer_headers: std::sync::OnceLock::new(),
+            }),
+            deadlines: Deadlines {
+                idle_expires_at: Timestamp(1_700_001_800),
+                expires_at: Timestamp(1_700_043_200),
+            },
+        }
+    }
+
+    /// Each identity value in its own header, whole.
+    #[test]
+    fn identity_headers_carry_each_value_whole() {
+        let r = identity_response(&session_of("alice@example.com")).unwrap();
+        let h = r.headers();
+        assert_eq!(h[USER_ID], "u-1");
+        assert_eq!(h[SESSION], "h-1");
+        assert_eq!(h[METHODS], "pwd,totp");
+        assert_eq!(h[AUTH_TIME], "1700000000");
+        assert_eq!(h[EMAIL], "alice@example.com");
+        assert_eq!(h[REMEMBERED], "false");
+    }
+
+    /// A header value must be visible ASCII: an internationalised address is percent-encoded
+    /// (its UTF-8 bytes would otherwise reach the application as obs-text), never dropped.
+    #[test]
+    fn an_internationalised_email_is_percent_encoded() {
+        let r = identity_response(&session_of("ユキ@例え.jp")).unwrap();
+        assert_eq!(
+            r.headers()[EMAIL],
+            "%E3%83%A6%E3%82%AD@%E4%BE%8B%E3%81%88.jp"
+        );
+        let r = identity_response(&session_of("a%b@example.com")).unwrap();
+        assert_eq!(r.headers()[EMAIL], "a%b@example.com", "already header text");
     }
 }
