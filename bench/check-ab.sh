@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# The maximum-rate session check of bench/run.sh, for two builds in alternating rounds:
+#     bash bench/check-ab.sh OLD/tsuzuki NEW/tsuzuki
+# reproduces the A/B figures quoted in docs/benchmarks.md ("What changed in the check"). A
+# single run's rate moves by ±10 % on a shared machine; rounds that alternate the two builds on
+# the same data and the same cores, counted per CPU-second the server process got, show whether
+# a change moved it.
+#
+# Each round, for each binary in turn: start it pinned to core 0 on one seeded data directory,
+# warm up with wrk, then wrk -t1 -c64 for BENCH_DURATION (10 s) with cookies rotating over 1,000
+# sessions and every answer checked (bench/wrk/check.lua). Prints a row per round and the
+# medians. Knobs: BENCH_ROUNDS (5), BENCH_DURATION, BENCH_PORT (18497), BENCH_BIN (for seed).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+[[ $# == 2 ]] || { echo "usage: bash bench/check-ab.sh OLD_TSUZUKI NEW_TSUZUKI" >&2; exit 2; }
+ROUNDS=${BENCH_ROUNDS:-5}
+DURATION=${BENCH_DURATION:-10}
+PORT=${BENCH_PORT:-18497}
+CONNS=64
+
+# shellcheck source=bench/lib.sh
+source "$ROOT/bench/lib.sh"
+
+for b in "$1" "$2" "$BIN/seed"; do [[ -x $b ]] || die "$b is missing"; done
+command -v wrk >/dev/null || die "wrk is missing (Debian package wrk)"
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/tzcheckab.XXXXXX")
+export TSUZUKI_DATA_DIR="$WORK/data" TSUZUKI_LISTEN="127.0.0.1:$PORT" TSUZUKI_LOG__LEVEL=warn \
+    TSUZUKI_SESSION__IDLE_TIMEOUT=12h TSUZUKI_SESSION__ABSOLUTE_LIFETIME=12h
+log "seeding 5000 sessions"
+mkdir -p "$WORK/seed"
+"$BIN/seed" --sessions 5000 --sample 1000 --password "$PASSWORD" --out "$WORK/seed" \
+    >"$WORK/seed.log" 2>&1 || die "seeding failed: $(tail -5 "$WORK/seed.log")"
+USER_ID=$(cat "$WORK/seed/user_id")
+URL=http://127.0.0.1:$PORT
+
+echo "| round | build | req/s | req per CPU-second | p99 |"
+echo "| --- | --- | --- | --- | --- |"
+OLD_LINES=() NEW_LINES=()
+for r in $(seq "$ROUNDS"); do
+    for server in "$1" "$2"; do
+        wait_quiet "round $r"
+        taskset -c $SERVER_CORE "$server" serve >"$WORK/server.log" 2>&1 &
+        pid=$!
+        PIDS+=("$pid")
+        wait_http "$URL/readyz" 30 || die "$server did not start: $(tail -5 "$WORK/server.log")"
+        BENCH_TOKENS=$WORK/seed/tokens taskset -c $LOADER_CORE wrk -t1 -c$CONNS -d2s \
+            -s "$ROOT/bench/wrk/check.lua" "$URL/auth/check" >/dev/null
+        line=$(run_wrk "ab-$r" "$URL/auth/check" "$WORK/seed/tokens" "$USER_ID" "$DURATION" "$pid")
+        if [[ $server == "$1" ]]; then OLD_LINES+=("$line"); else NEW_LINES+=("$line"); fi
+        printf '| %s | %s | %s | %s | %.2f ms |\n' "$r" "$server" "$(kv " $line" rps)" \
+            "$(kv " $line" per_cpu_rps)" "$(awk -v u="$(kv " $line" p99_us)" 'BEGIN { print u / 1000 }')"
+        kill -TERM "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    done
+done
+echo
+echo "medians: $1 $(col rps "${OLD_LINES[@]}") req/s, $(col per_cpu_rps "${OLD_LINES[@]}") per CPU-s;" \
+    "$2 $(col rps "${NEW_LINES[@]}") req/s, $(col per_cpu_rps "${NEW_LINES[@]}") per CPU-s"
