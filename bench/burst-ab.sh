@@ -31,11 +31,7 @@ command -v wrk >/dev/null || die "wrk is missing (Debian package wrk)"
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/tzburst.XXXXXX")
 export TSUZUKI_DATA_DIR="$WORK/data" TSUZUKI_LISTEN="127.0.0.1:$PORT" TSUZUKI_LOG__LEVEL=warn \
     TSUZUKI_SESSION__IDLE_TIMEOUT=12h TSUZUKI_SESSION__ABSOLUTE_LIFETIME=12h
-log "seeding 5000 sessions"
-mkdir -p "$WORK/seed"
-"$BIN/seed" --sessions 5000 --sample 1000 --password "$PASSWORD" --out "$WORK/seed" \
-    >"$WORK/seed.log" 2>&1 || die "seeding failed: $(tail -5 "$WORK/seed.log")"
-USER_ID=$(cat "$WORK/seed/user_id")
+seed_sessions 5000
 URL=http://127.0.0.1:$PORT
 
 echo "| round | build | check p99 | check p99.9 | sign-ins ok |"

@@ -36,11 +36,7 @@ WORK=$(mktemp -d "${TMPDIR:-/tmp}/tzcallgrind.XXXXXX")
 # Exported, not passed through `env`: valgrind would profile `env` and not what it runs.
 export TSUZUKI_DATA_DIR="$WORK/data" TSUZUKI_LISTEN="127.0.0.1:$PORT" TSUZUKI_LOG__LEVEL=warn \
     TSUZUKI_SESSION__IDLE_TIMEOUT=12h TSUZUKI_SESSION__ABSOLUTE_LIFETIME=12h
-log "seeding $SESSIONS sessions"
-mkdir -p "$WORK/seed"
-"$BIN/seed" --sessions "$SESSIONS" --sample 1000 --password "$PASSWORD" \
-    --out "$WORK/seed" >"$WORK/seed.log" 2>&1 || die "seeding failed: $(tail -5 "$WORK/seed.log")"
-USER_ID=$(cat "$WORK/seed/user_id")
+seed_sessions "$SESSIONS"
 
 # One server under callgrind: instructions per answered request. Arguments: label, a URL that
 # answers 200 once it is ready, the URL to load, the user every answer must carry ("" for none),

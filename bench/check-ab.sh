@@ -28,18 +28,15 @@ command -v wrk >/dev/null || die "wrk is missing (Debian package wrk)"
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/tzcheckab.XXXXXX")
 export TSUZUKI_DATA_DIR="$WORK/data" TSUZUKI_LISTEN="127.0.0.1:$PORT" TSUZUKI_LOG__LEVEL=warn \
     TSUZUKI_SESSION__IDLE_TIMEOUT=12h TSUZUKI_SESSION__ABSOLUTE_LIFETIME=12h
-log "seeding 5000 sessions"
-mkdir -p "$WORK/seed"
-"$BIN/seed" --sessions 5000 --sample 1000 --password "$PASSWORD" --out "$WORK/seed" \
-    >"$WORK/seed.log" 2>&1 || die "seeding failed: $(tail -5 "$WORK/seed.log")"
-USER_ID=$(cat "$WORK/seed/user_id")
+seed_sessions 5000
 URL=http://127.0.0.1:$PORT
 
 echo "| round | build | req/s | req per CPU-second | p99 |"
 echo "| --- | --- | --- | --- | --- |"
 OLD_LINES=() NEW_LINES=()
 for r in $(seq "$ROUNDS"); do
-    for server in "$1" "$2"; do
+    for build in old new; do
+        if [[ $build == old ]]; then server=$1; else server=$2; fi
         wait_quiet "round $r"
         taskset -c $SERVER_CORE "$server" serve >"$WORK/server.log" 2>&1 &
         pid=$!
@@ -48,7 +45,7 @@ for r in $(seq "$ROUNDS"); do
         BENCH_TOKENS=$WORK/seed/tokens taskset -c $LOADER_CORE wrk -t1 -c$CONNS -d2s \
             -s "$ROOT/bench/wrk/check.lua" "$URL/auth/check" >/dev/null
         line=$(run_wrk "ab-$r" "$URL/auth/check" "$WORK/seed/tokens" "$USER_ID" "$DURATION" "$pid")
-        if [[ $server == "$1" ]]; then OLD_LINES+=("$line"); else NEW_LINES+=("$line"); fi
+        if [[ $build == old ]]; then OLD_LINES+=("$line"); else NEW_LINES+=("$line"); fi
         printf '| %s | %s | %s | %s | %.2f ms |\n' "$r" "$server" "$(kv " $line" rps)" \
             "$(kv " $line" per_cpu_rps)" "$(awk -v u="$(kv " $line" p99_us)" 'BEGIN { print u / 1000 }')"
         kill -TERM "$pid" 2>/dev/null || true

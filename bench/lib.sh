@@ -1,5 +1,5 @@
 # Shared by the bench/*.sh scripts: the cores, the seeded account and where the binaries are;
-# logging, clean-up of started processes, CPU accounting, waiting for a quiet machine, and wrk
+# logging, clean-up of started processes, CPU accounting, waiting for a quiet machine, seeding and wrk
 # runs whose every response is checked. Expects ROOT to be set before it is sourced, and CONNS
 # before its functions run.
 
@@ -136,6 +136,16 @@ run_wrk() {
     # Requests per second of CPU the server process actually got: unlike req/s, this does not
     # move when the hypervisor steals the core or another program shares it.
     echo "$line $cpu per_cpu_rps=$(awk -v n="$requests" -v c="$(kv " $cpu" server_cpu_s)" 'BEGIN { printf "%.0f", (c > 0 ? n / c : 0) }')"
+}
+
+# Seed COUNT sessions of the bench account into $TSUZUKI_DATA_DIR (bench/seed); their first 1,000
+# tokens go to $WORK/seed/tokens and the account's id to USER_ID.
+seed_sessions() { # count
+    log "seeding $1 sessions"
+    mkdir -p "$WORK/seed"
+    "$BIN/seed" --sessions "$1" --sample 1000 --password "$PASSWORD" --out "$WORK/seed" \
+        >"$WORK/seed.log" 2>&1 || die "seeding failed: $(tail -5 "$WORK/seed.log")"
+    USER_ID=$(cat "$WORK/seed/user_id")
 }
 
 # The median of key k over results lines.
