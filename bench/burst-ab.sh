@@ -28,22 +28,14 @@ source "$ROOT/bench/lib.sh"
 
 for b in "$1" "$2" "$BIN/seed" "$BIN/loadgen"; do [[ -x $b ]] || die "$b is missing"; done
 command -v wrk >/dev/null || die "wrk is missing (Debian package wrk)"
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/tzburst.XXXXXX")
-export TSUZUKI_DATA_DIR="$WORK/data" TSUZUKI_LISTEN="127.0.0.1:$PORT" TSUZUKI_LOG__LEVEL=warn \
-    TSUZUKI_SESSION__IDLE_TIMEOUT=12h TSUZUKI_SESSION__ABSOLUTE_LIFETIME=12h
-seed_sessions 5000
-URL=http://127.0.0.1:$PORT
+ab_setup tzburst
 
 echo "| round | build | check p99 | check p99.9 | sign-ins ok |"
 echo "| --- | --- | --- | --- | --- |"
 for r in $(seq "$ROUNDS"); do
     for server in "$1" "$2"; do
-        taskset -c $SERVER_CORE "$server" serve >"$WORK/server.log" 2>&1 &
-        pid=$!
-        PIDS+=("$pid")
-        wait_http "$URL/readyz" 30 || die "$server did not start: $(tail -5 "$WORK/server.log")"
-        BENCH_TOKENS=$WORK/seed/tokens taskset -c $LOADER_CORE wrk -t1 -c$CONNS -d2s \
-            -s "$ROOT/bench/wrk/check.lua" "$URL/auth/check" >/dev/null
+        start_warm "$server"
+        pid=$SERVER_PID
         BENCH_EMAIL=$EMAIL BENCH_PASSWORD=$PASSWORD taskset -c $LOADER_CORE wrk -t1 -c"$BURST" \
             -d"$((DURATION + 3))s" -s "$ROOT/bench/wrk/signin.lua" "$URL/" >"$WORK/signin.out" 2>&1 &
         burst=$!

@@ -25,11 +25,7 @@ source "$ROOT/bench/lib.sh"
 
 for b in "$1" "$2" "$BIN/seed"; do [[ -x $b ]] || die "$b is missing"; done
 command -v wrk >/dev/null || die "wrk is missing (Debian package wrk)"
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/tzcheckab.XXXXXX")
-export TSUZUKI_DATA_DIR="$WORK/data" TSUZUKI_LISTEN="127.0.0.1:$PORT" TSUZUKI_LOG__LEVEL=warn \
-    TSUZUKI_SESSION__IDLE_TIMEOUT=12h TSUZUKI_SESSION__ABSOLUTE_LIFETIME=12h
-seed_sessions 5000
-URL=http://127.0.0.1:$PORT
+ab_setup tzcheckab
 
 echo "| round | build | req/s | req per CPU-second | p99 |"
 echo "| --- | --- | --- | --- | --- |"
@@ -38,12 +34,8 @@ for r in $(seq "$ROUNDS"); do
     for build in old new; do
         if [[ $build == old ]]; then server=$1; else server=$2; fi
         wait_quiet "round $r"
-        taskset -c $SERVER_CORE "$server" serve >"$WORK/server.log" 2>&1 &
-        pid=$!
-        PIDS+=("$pid")
-        wait_http "$URL/readyz" 30 || die "$server did not start: $(tail -5 "$WORK/server.log")"
-        BENCH_TOKENS=$WORK/seed/tokens taskset -c $LOADER_CORE wrk -t1 -c$CONNS -d2s \
-            -s "$ROOT/bench/wrk/check.lua" "$URL/auth/check" >/dev/null
+        start_warm "$server"
+        pid=$SERVER_PID
         line=$(run_wrk "ab-$r" "$URL/auth/check" "$WORK/seed/tokens" "$USER_ID" "$DURATION" "$pid")
         if [[ $build == old ]]; then OLD_LINES+=("$line"); else NEW_LINES+=("$line"); fi
         printf '| %s | %s | %s | %s | %.2f ms |\n' "$r" "$server" "$(kv " $line" rps)" \

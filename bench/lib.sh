@@ -148,5 +148,26 @@ seed_sessions() { # count
     USER_ID=$(cat "$WORK/seed/user_id")
 }
 
+# The start of an A/B script: a work directory named after PREFIX, the servers' environment
+# (data there, listening on PORT, lifetimes no run outlives), 5,000 seeded sessions; sets URL.
+ab_setup() { # prefix
+    WORK=$(mktemp -d "${TMPDIR:-/tmp}/$1.XXXXXX")
+    export TSUZUKI_DATA_DIR="$WORK/data" TSUZUKI_LISTEN="127.0.0.1:$PORT" TSUZUKI_LOG__LEVEL=warn \
+        TSUZUKI_SESSION__IDLE_TIMEOUT=12h TSUZUKI_SESSION__ABSOLUTE_LIFETIME=12h
+    seed_sessions 5000
+    URL=http://127.0.0.1:$PORT
+}
+
+# Start a tsuzuki binary pinned to the server core on ab_setup's data, wait until it is ready and
+# warm it up with 2 s of checks; its pid goes to SERVER_PID.
+start_warm() { # binary
+    taskset -c $SERVER_CORE "$1" serve >"$WORK/server.log" 2>&1 &
+    SERVER_PID=$!
+    PIDS+=("$SERVER_PID")
+    wait_http "$URL/readyz" 30 || die "$1 did not start: $(tail -5 "$WORK/server.log")"
+    BENCH_TOKENS=$WORK/seed/tokens taskset -c $LOADER_CORE wrk -t1 -c"$CONNS" -d2s \
+        -s "$ROOT/bench/wrk/check.lua" "$URL/auth/check" >/dev/null
+}
+
 # The median of key k over results lines.
 col() { local k=$1 l; shift; for l in "$@"; do kv " $l" "$k"; done | median; }
