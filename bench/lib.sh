@@ -1,7 +1,7 @@
 # Shared by the bench/*.sh scripts: the cores, the seeded account and where the binaries are;
-# logging, clean-up of started processes, CPU accounting, waiting for a quiet machine, seeding and wrk
-# runs whose every response is checked. Expects ROOT to be set before it is sourced, and CONNS
-# before its functions run.
+# logging, clean-up of started processes, CPU accounting, waiting for a quiet machine, seeding,
+# the A/B scripts' set-up, and wrk runs whose every response is checked. Expects ROOT to be set
+# before it is sourced, and CONNS (and PORT for ab_setup) before its functions run.
 
 # The server (and everything it starts) on one core, every load generator on the other.
 SERVER_CORE=0
