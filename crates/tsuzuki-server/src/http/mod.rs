@@ -41,7 +41,7 @@ use cookies::CookieSettings;
 use csrf::CsrfTokens;
 use error::AppError;
 use i18n::Lang;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 use templates::Templates;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::csrf::CsrfLayer;
@@ -338,9 +338,13 @@ pub fn finish_response(state: &AppState, response: &mut Response) {
     state.metrics.count_response(response.status().as_u16());
 }
 
-/// [`finish_response`] for a [`BodilessAnswer`]; the fast path calls it directly.
-pub fn finish_bodiless_answer(state: &AppState, response: &mut Response) {
-    bodiless_answer_headers(response, state.config.is_https());
+/// [`finish_response`] for a [`BodilessAnswer`] of the full path. (The fast path's yes starts
+/// from a copy of [`bodiless_answer_headers`] and only counts itself.)
+fn finish_bodiless_answer(state: &AppState, response: &mut Response) {
+    let h = response.headers_mut();
+    for (name, value) in bodiless_answer_headers(state.config.is_https()) {
+        h.insert(name.clone(), value.clone());
+    }
     state.metrics.count_response(response.status().as_u16());
 }
 
@@ -351,12 +355,19 @@ pub struct BodilessAnswer;
 
 /// The security headers of a [`BodilessAnswer`]: what still means something for a response
 /// without content — no caching (SEC-23), no sniffing, no referrer, a CSP that allows nothing at
-/// all (so no framing either, SEC-63), HSTS — and not the headers that only govern a rendered
-/// document's windows and embedding (X-Frame-Options, COOP, CORP), nor the page CSP's list of
-/// what a page may load. Measured: the check is the hot path, and each header costs it a map
-/// insert and its bytes on the wire (docs/benchmarks.md).
-fn bodiless_answer_headers(response: &mut Response, https: bool) {
-    let h = response.headers_mut();
+/// all (so no framing either, SEC-63), HSTS (SEC-24) — and not the headers that only govern a
+/// rendered document's windows and embedding (X-Frame-Options, COOP, CORP), nor the page CSP's
+/// list of what a page may load. Measured: the check is the hot path, and each header costs it
+/// a map insert and its bytes on the wire (docs/benchmarks.md). Built once per scheme, so that
+/// the hot path copies a map instead of filling one.
+pub fn bodiless_answer_headers(https: bool) -> &'static HeaderMap {
+    static PLAIN: LazyLock<HeaderMap> = LazyLock::new(|| bodiless_headers_for(false));
+    static HTTPS: LazyLock<HeaderMap> = LazyLock::new(|| bodiless_headers_for(true));
+    if https { &HTTPS } else { &PLAIN }
+}
+
+fn bodiless_headers_for(https: bool) -> HeaderMap {
+    let mut h = HeaderMap::new();
     h.insert(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static(
@@ -364,7 +375,8 @@ fn bodiless_answer_headers(response: &mut Response, https: bool) {
         ),
     );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    headers_for_every_response(h, https);
+    headers_for_every_response(&mut h, https);
+    h
 }
 
 /// What every response carries, whatever it is: no sniffing, no referrer, HSTS with https.

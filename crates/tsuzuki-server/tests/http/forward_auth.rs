@@ -495,10 +495,21 @@ async fn cookies_shared_across_subdomains_when_configured() {
 /// fast path leaves to the router) and the fast path (a GET of a cached session): identity, and
 /// the security headers that mean something for an answer without a body: no-store (SEC-23),
 /// nosniff, no referrer, a CSP that allows nothing (SEC-63).
+/// With an https public URL (TLS ended at the proxy), both also carry HSTS (SEC-24).
 async fn a_yes_has_the_same_headers_on_both_paths(kind: Kind) {
-    let Some(app) = spawn_app(kind, POLICIES).await else {
-        return;
-    };
+    for public_url in [None, Some("https://auth.example.com")] {
+        let toml = match public_url {
+            Some(url) => format!("public_url = {url:?}\n{POLICIES}"),
+            None => POLICIES.to_string(),
+        };
+        let Some(app) = spawn_app(kind, &toml).await else {
+            return;
+        };
+        same_headers_on_both_paths(app, public_url.is_some()).await;
+    }
+}
+
+async fn same_headers_on_both_paths(app: TestApp, https: bool) {
     app.create_user("a@example.com").await;
     let session = app.signed_in("a@example.com").await;
     let jar = format!("{}={session}", app.cookie_name());
@@ -522,6 +533,12 @@ async fn a_yes_has_the_same_headers_on_both_paths(kind: Kind) {
             assert_eq!(h["cache-control"], "no-store");
             assert_eq!(h["x-content-type-options"], "nosniff");
             assert_eq!(h["referrer-policy"], "no-referrer");
+            assert_eq!(
+                h.get("strict-transport-security")
+                    .map(|v| v.to_str().unwrap()),
+                https.then_some("max-age=31536000; includeSubDomains"),
+                "{method} {endpoint}"
+            );
             let csp = h["content-security-policy"].to_str().unwrap();
             for directive in [
                 "default-src 'none'",
