@@ -289,7 +289,16 @@ mod tests {
     #[test]
     fn pairs_are_those_of_a_split() {
         for text in [
-            "", ";", ";;", "a", "a=1", "a=1;", ";a=1", "a=1; b=2", "a=1;;b=2; ", " ; c=\"x;y\"",
+            "",
+            ";",
+            ";;",
+            "a",
+            "a=1",
+            "a=1;",
+            ";a=1",
+            "a=1; b=2",
+            "a=1;;b=2; ",
+            " ; c=\"x;y\"",
         ] {
             let b = text.as_bytes();
             let split: Vec<&[u8]> = b.split(|&c| c == b';').collect();
