@@ -6,7 +6,7 @@
 use super::fields::Fields;
 use crate::courier::sms::render_body;
 use reqwest::Url;
-use reqwest::header::{HeaderName, HeaderValue};
+use reqwest::header::HeaderName;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -259,8 +259,9 @@ pub(super) fn sms(f: &mut Fields) -> Option<SmsConfig> {
             }
             Ok(_) => {}
         }
-        // The value is a secret: the reason must not repeat it.
-        if HeaderValue::from_str(value).is_err() {
+        // The value is a secret: the reason must not repeat it. Checked as text, not with
+        // `HeaderValue::from_str`, which lets UTF-8 through as obs-text.
+        if !crate::http::is_header_text(value) {
             f.issue(
                 &key,
                 "value must be visible ASCII (no line breaks or control characters)",

@@ -426,17 +426,12 @@ fn answer_headers(s: &ActiveSession) -> Result<AnswerHeaders, AppError> {
         // Emails are validated at account creation, but a header value must be visible ASCII:
         // anything else (an internationalised address) is percent-encoded rather than dropped.
         // `HeaderValue::from_str` would pass UTF-8 through as obs-text, which proxies mangle.
-        email: if is_header_text(&s.email) {
+        email: if super::is_header_text(&s.email) {
             value(&s.email)?
         } else {
             value(&percent_encode(&s.email))?
         },
     })
-}
-
-/// Visible ASCII, spaces and tabs: a header value that every proxy passes on unchanged.
-fn is_header_text(s: &str) -> bool {
-    s.bytes().all(|b| b == b'\t' || (b' '..=b'~').contains(&b))
 }
 
 fn percent_encode(s: &str) -> String {

@@ -348,6 +348,13 @@ fn finish_bodiless_answer(state: &AppState, response: &mut Response) {
     state.metrics.count_response(response.status().as_u16());
 }
 
+/// Visible ASCII, spaces and tabs: a header value that every proxy and HTTP client passes on
+/// unchanged. (`HeaderValue::from_str` also accepts bytes above 127, obs-text, which some
+/// mangle and others refuse.)
+pub fn is_header_text(s: &str) -> bool {
+    s.bytes().all(|b| b == b'\t' || (b' '..=b'~').contains(&b))
+}
+
 /// Marks a forward-auth yes (`/auth/check`, `/auth/request`): an answer without a body, read by
 /// a proxy or a host application and never rendered.
 #[derive(Debug, Clone, Copy)]
