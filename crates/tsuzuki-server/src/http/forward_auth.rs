@@ -241,11 +241,12 @@ async fn answer(
         now,
     );
     if verdict == Verdict::Allow {
+        let https = state.config.is_https();
         let mut response = match &session {
-            Some(s) => identity_response(s, state.config.is_https())?,
-            None => StatusCode::OK.into_response(),
+            Some(s) => identity_response(s, https)?,
+            None => bodiless_response(super::bodiless_answer_headers(https).clone()),
         };
-        // The middleware gives it the headers the fast path gives its yes.
+        // It carries its security headers already: the middleware only counts it.
         response.extensions_mut().insert(super::BodilessAnswer);
         if relay {
             relay_copies(ctx, &mut response);
@@ -391,9 +392,14 @@ fn identity_response(s: &ActiveSession, https: bool) -> Result<Response, AppErro
             values.email,
         ],
     );
+    Ok(bodiless_response(headers))
+}
+
+/// A 200 without a body, with these headers.
+fn bodiless_response(headers: HeaderMap) -> Response {
     let mut response = Response::new(axum::body::Body::empty());
     *response.headers_mut() = headers;
-    Ok(response)
+    response
 }
 
 /// Put each identity value (in [`IDENTITY`]'s order) under its name. A template holds the names

@@ -329,21 +329,11 @@ async fn frame(State(state): State<AppState>, request: Request, next: Next) -> R
     response
 }
 
-/// What every response gets on its way out, on the full path and the fast path alike.
+/// What every response of the router gets on its way out: its security headers (SEC-63) and
+/// its count. A [`BodilessAnswer`] was built with its own headers and is only counted.
 pub fn finish_response(state: &AppState, response: &mut Response) {
-    if response.extensions().get::<BodilessAnswer>().is_some() {
-        return finish_bodiless_answer(state, response);
-    }
-    security_headers(response, state.config.is_https());
-    state.metrics.count_response(response.status().as_u16());
-}
-
-/// [`finish_response`] for a [`BodilessAnswer`] of the full path. (The fast path's yes starts
-/// from a copy of [`bodiless_answer_headers`] and only counts itself.)
-fn finish_bodiless_answer(state: &AppState, response: &mut Response) {
-    let h = response.headers_mut();
-    for (name, value) in bodiless_answer_headers(state.config.is_https()) {
-        h.insert(name.clone(), value.clone());
+    if response.extensions().get::<BodilessAnswer>().is_none() {
+        security_headers(response, state.config.is_https());
     }
     state.metrics.count_response(response.status().as_u16());
 }
@@ -356,7 +346,7 @@ pub fn is_header_text(s: &str) -> bool {
 }
 
 /// Marks a forward-auth yes (`/auth/check`, `/auth/request`): an answer without a body, read by
-/// a proxy or a host application and never rendered.
+/// a proxy or a host application and never rendered, built from [`bodiless_answer_headers`].
 #[derive(Debug, Clone, Copy)]
 pub struct BodilessAnswer;
 
@@ -365,8 +355,8 @@ pub struct BodilessAnswer;
 /// all (so no framing either, SEC-63), HSTS (SEC-24) — and not the headers that only govern a
 /// rendered document's windows and embedding (X-Frame-Options, COOP, CORP), nor the page CSP's
 /// list of what a page may load. Measured: the check is the hot path, and each header costs it
-/// a map insert and its bytes on the wire (docs/benchmarks.md). Built once per scheme, so that
-/// the hot path copies a map instead of filling one.
+/// a map insert and its bytes on the wire (docs/benchmarks.md). Built once per scheme: an
+/// answer copies the map instead of filling one.
 pub fn bodiless_answer_headers(https: bool) -> &'static HeaderMap {
     static PLAIN: LazyLock<HeaderMap> = LazyLock::new(|| bodiless_headers_for(false));
     static HTTPS: LazyLock<HeaderMap> = LazyLock::new(|| bodiless_headers_for(true));
