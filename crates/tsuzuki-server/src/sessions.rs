@@ -88,7 +88,8 @@ pub struct Identity {
 }
 
 /// The values of a forward-auth answer's identity headers (`http::forward_auth`), as `Identity`
-/// keeps them once built.
+/// keeps them once built: slices of one buffer, so cloning them for an answer touches one
+/// reference count.
 #[derive(Debug, Clone)]
 pub struct AnswerHeaders {
     pub user_id: HeaderValue,
@@ -344,13 +345,14 @@ impl Sessions {
     /// The fast path's check: answers only for a session that is in the cache, enabled and
     /// valid, with exactly the effects of [`Sessions::authenticate`] (activity, address, coalesced
     /// write, count). Anything else — a miss, an expiry, a malformed cookie — returns `None`
-    /// without side effects, and the caller takes the full path, which records it.
+    /// without side effects, and the caller takes the full path, which records it. Returns the
+    /// time the check was made at too, for the caller's policy decision: one clock read a check.
     pub async fn authenticate_cached(
         &self,
         cookie: &str,
         activity: Activity,
         ip: Option<std::net::IpAddr>,
-    ) -> Option<ActiveSession> {
+    ) -> Option<(ActiveSession, Timestamp)> {
         let i = &self.inner;
         let hash = SecretToken::parse(cookie)?.hash();
         let entry = i.cache.get(&hash)?;
@@ -363,7 +365,7 @@ impl Sessions {
             .await
             .ok()?;
         i.valid_checks.inc();
-        Some(session)
+        Some((session, now))
     }
 
     /// Is the cached session valid at `now`, given its latest activity in this process?

@@ -329,12 +329,11 @@ pub async fn fast_check<B>(
     let headers = request.headers();
     let cookie = super::cookies::read_cookie(headers, &state.cookies.session)?;
     let ip = super::client::client_ip(headers, peer, &state.config.trusted_proxies);
-    let s = state
+    let (s, now) = state
         .sessions
         .authenticate_cached(cookie, activity(headers), ip)
         .await?;
     let policy = policy_of(state, headers, style);
-    let now = state.sessions.now();
     if decide(policy, Some(facts(&s)), state.config.reauth_window, now) != Verdict::Allow {
         return None;
     }
@@ -420,37 +419,51 @@ fn fill_identity(headers: &mut HeaderMap, values: [HeaderValue; 6]) {
 }
 
 /// The identity header values of a session, built once per cached session (measured: building
-/// them at every answer was 7 % of a check's instructions, docs/benchmarks.md).
+/// them at every answer was 7 % of a check's instructions, docs/benchmarks.md). The five values
+/// are slices of one buffer, so the reference counts an answer takes and drops all sit in one
+/// place: as five separate allocations they were five cache misses per check (docs/benchmarks.md).
 fn answer_headers(s: &ActiveSession) -> Result<AnswerHeaders, AppError> {
-    let value =
-        |text: &str| HeaderValue::from_str(text).map_err(|e| AppError::internal(e.to_string()));
+    // Emails are validated at account creation, but a header value must be visible ASCII:
+    // anything else (an internationalised address) is percent-encoded rather than dropped.
+    // `HeaderValue::from_str` would pass UTF-8 through as obs-text, which proxies mangle.
+    let email = if super::is_header_text(&s.email) {
+        std::borrow::Cow::Borrowed(s.email.as_str())
+    } else {
+        percent_encoding::utf8_percent_encode(&s.email, NOT_HEADER_TEXT).into()
+    };
+    let auth_time = s.auth_time.0.to_string();
+    let parts = [
+        s.user_id.as_str(),
+        s.handle.as_str(),
+        s.method_codes.as_str(),
+        auth_time.as_str(),
+        &email,
+    ];
+    let mut joined = String::with_capacity(parts.iter().map(|p| p.len()).sum());
+    let ends = parts.map(|part| {
+        joined.push_str(part);
+        joined.len()
+    });
+    let buffer = axum::body::Bytes::from(joined);
+    let mut start = 0;
+    let [user_id, session, methods, auth_time, email] = ends.map(|end| {
+        let value = HeaderValue::from_maybe_shared(buffer.slice(start..end));
+        start = end;
+        value.map_err(|e| AppError::internal(e.to_string()))
+    });
     Ok(AnswerHeaders {
-        user_id: value(&s.user_id)?,
-        session: value(&s.handle)?,
-        methods: value(&s.method_codes)?,
-        auth_time: HeaderValue::from(s.auth_time.0),
-        // Emails are validated at account creation, but a header value must be visible ASCII:
-        // anything else (an internationalised address) is percent-encoded rather than dropped.
-        // `HeaderValue::from_str` would pass UTF-8 through as obs-text, which proxies mangle.
-        email: if super::is_header_text(&s.email) {
-            value(&s.email)?
-        } else {
-            value(&percent_encode(&s.email))?
-        },
+        user_id: user_id?,
+        session: session?,
+        methods: methods?,
+        auth_time: auth_time?,
+        email: email?,
     })
 }
 
-fn percent_encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| {
-            if b.is_ascii_graphic() && b != b'%' {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
-}
+/// What an email header value percent-encodes besides non-ASCII bytes: controls, space and `%`
+/// itself, so that the value is visible ASCII and decodes back to the address.
+const NOT_HEADER_TEXT: &percent_encoding::AsciiSet =
+    &percent_encoding::CONTROLS.add(b' ').add(b'%');
 
 #[cfg(test)]
 mod tests {
@@ -651,5 +664,27 @@ mod tests {
         );
         let r = identity_response(&session_of("a%b@example.com"), false).unwrap();
         assert_eq!(r.headers()[EMAIL], "a%b@example.com", "already header text");
+        // Once encoding, space and `%` are encoded too, so that the value decodes back whole.
+        let r = identity_response(&session_of("ユ %@例.jp"), false).unwrap();
+        assert_eq!(r.headers()[EMAIL], "%E3%83%A6%20%25@%E4%BE%8B.jp");
+    }
+
+    /// The values a session's answers clone are slices of one buffer, in order, so a check
+    /// touches one reference count's cache line and not five (docs/benchmarks.md).
+    #[test]
+    fn a_sessions_identity_values_share_one_buffer() {
+        let s = session_of("alice@example.com");
+        let first = identity_response(&s, false).unwrap();
+        let h = first.headers();
+        let values = [USER_ID, SESSION, METHODS, AUTH_TIME, EMAIL].map(|n| h[n].as_bytes());
+        for pair in values.windows(2) {
+            assert_eq!(pair[0].as_ptr_range().end, pair[1].as_ptr(), "{pair:?}");
+        }
+        // The next answer clones the cached values: the same bytes, not a copy.
+        let next = identity_response(&s, false).unwrap();
+        assert_eq!(
+            next.headers()[USER_ID].as_bytes().as_ptr(),
+            values[0].as_ptr()
+        );
     }
 }
