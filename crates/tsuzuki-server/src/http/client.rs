@@ -24,16 +24,14 @@ pub fn client_ip(headers: &HeaderMap, peer: Option<IpAddr>, trusted: &[IpNet]) -
     if !is_trusted(&peer) {
         return Some(peer);
     }
-    let forwarded: Vec<IpAddr> = headers
+    // From the right, without collecting: every request through a proxy carries the header.
+    headers
         .get_all(X_FORWARDED_FOR)
         .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .filter_map(|s| s.trim().parse::<IpAddr>().ok())
-        .collect();
-    forwarded
-        .into_iter()
         .rev()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.rsplit(','))
+        .filter_map(|s| s.trim().parse::<IpAddr>().ok())
         .find(|ip| !is_trusted(ip))
         .or(Some(peer))
 }
@@ -88,6 +86,31 @@ mod tests {
         assert_eq!(got, Some("198.51.100.4".parse().unwrap()));
         assert_eq!(
             client_ip(&HeaderMap::new(), Some(peer), &trusted),
+            Some(peer)
+        );
+        // Several header lines are one list, in order: the last line's values are the nearest.
+        let mut h = headers("6.6.6.6, 192.0.2.1");
+        h.append(
+            "x-forwarded-for",
+            HeaderValue::from_static("198.51.100.4, 10.0.0.7"),
+        );
+        assert_eq!(
+            client_ip(&h, Some(peer), &trusted),
+            Some("198.51.100.4".parse().unwrap())
+        );
+        let mut h = headers("192.0.2.1");
+        h.append(
+            "x-forwarded-for",
+            HeaderValue::from_static("10.0.0.7, 10.0.0.8"),
+        );
+        assert_eq!(
+            client_ip(&h, Some(peer), &trusted),
+            Some("192.0.2.1".parse().unwrap()),
+            "walks on into the earlier line"
+        );
+        // Only trusted hops: the peer itself.
+        assert_eq!(
+            client_ip(&headers("10.0.0.7, 10.0.0.8"), Some(peer), &trusted),
             Some(peer)
         );
     }
