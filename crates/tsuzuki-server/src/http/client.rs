@@ -61,58 +61,55 @@ mod tests {
     use super::*;
     use axum::http::HeaderValue;
 
-    fn headers(xff: &str) -> HeaderMap {
+    /// X-Forwarded-For, one header line per item.
+    fn forwarded(lines: &[&str]) -> HeaderMap {
         let mut h = HeaderMap::new();
-        h.insert("x-forwarded-for", HeaderValue::from_str(xff).unwrap());
+        for line in lines {
+            h.append("x-forwarded-for", HeaderValue::from_str(line).unwrap());
+        }
         h
     }
 
     #[test]
     fn forwarded_for_is_ignored_from_untrusted_peers() {
         let peer: IpAddr = "203.0.113.9".parse().unwrap();
-        assert_eq!(client_ip(&headers("1.2.3.4"), Some(peer), &[]), Some(peer));
+        assert_eq!(
+            client_ip(&forwarded(&["1.2.3.4"]), Some(peer), &[]),
+            Some(peer)
+        );
     }
 
     #[test]
     fn walks_from_the_right_through_trusted_proxies() {
         let trusted: Vec<IpNet> = vec!["10.0.0.0/8".parse().unwrap()];
         let peer: IpAddr = "10.0.0.2".parse().unwrap();
-        // The leftmost value is whatever the client claimed; the proxy appended the real one.
-        let got = client_ip(
-            &headers("6.6.6.6, 198.51.100.4, 10.0.0.7"),
-            Some(peer),
-            &trusted,
-        );
-        assert_eq!(got, Some("198.51.100.4".parse().unwrap()));
-        assert_eq!(
-            client_ip(&HeaderMap::new(), Some(peer), &trusted),
-            Some(peer)
-        );
-        // Several header lines are one list, in order: the last line's values are the nearest.
-        let mut h = headers("6.6.6.6, 192.0.2.1");
-        h.append(
-            "x-forwarded-for",
-            HeaderValue::from_static("198.51.100.4, 10.0.0.7"),
-        );
-        assert_eq!(
-            client_ip(&h, Some(peer), &trusted),
-            Some("198.51.100.4".parse().unwrap())
-        );
-        let mut h = headers("192.0.2.1");
-        h.append(
-            "x-forwarded-for",
-            HeaderValue::from_static("10.0.0.7, 10.0.0.8"),
-        );
-        assert_eq!(
-            client_ip(&h, Some(peer), &trusted),
-            Some("192.0.2.1".parse().unwrap()),
-            "walks on into the earlier line"
-        );
-        // Only trusted hops: the peer itself.
-        assert_eq!(
-            client_ip(&headers("10.0.0.7, 10.0.0.8"), Some(peer), &trusted),
-            Some(peer)
-        );
+        let cases: [(&[&str], &str, &str); 5] = [
+            (
+                &["6.6.6.6, 198.51.100.4, 10.0.0.7"],
+                "198.51.100.4",
+                "the leftmost value is whatever the client claimed; the proxy appended the real one",
+            ),
+            (&[], "10.0.0.2", "no header: the peer"),
+            (
+                &["6.6.6.6, 192.0.2.1", "198.51.100.4, 10.0.0.7"],
+                "198.51.100.4",
+                "several header lines are one list: the last line's values are the nearest",
+            ),
+            (
+                &["192.0.2.1", "10.0.0.7, 10.0.0.8"],
+                "192.0.2.1",
+                "walks on into the earlier line",
+            ),
+            (
+                &["10.0.0.7, 10.0.0.8"],
+                "10.0.0.2",
+                "only trusted hops: the peer",
+            ),
+        ];
+        for (lines, expected, why) in cases {
+            let got = client_ip(&forwarded(lines), Some(peer), &trusted);
+            assert_eq!(got, Some(expected.parse().unwrap()), "{why}");
+        }
     }
 
     #[test]
